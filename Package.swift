@@ -1,0 +1,72 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let upcoming: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "kira-walkthrough",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "kira-walkthrough", targets: ["KiraWalkthroughCLI"]),
+        .library(name: "KiraSandbox", targets: ["KiraSandbox"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        // Hummingbird's own foundations, named directly because the emulator uses their types.
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+    ],
+    targets: [
+        /// Pure JSON value, parser and writer shared by the emulator and the walkthrough.
+        .target(name: "KiraJSON", swiftSettings: upcoming),
+        /// The stateful Kira sandbox emulator: domain state (an actor) and its HTTP front.
+        .target(
+            name: "KiraSandbox",
+            dependencies: [
+                "KiraJSON",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: upcoming
+        ),
+        /// The `kira-walkthrough` executable: command-line parsing and wiring only.
+        .executableTarget(
+            name: "KiraWalkthroughCLI",
+            dependencies: [
+                "KiraSandbox",
+                "KiraJSON",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .testTarget(name: "KiraJSONTests", dependencies: ["KiraJSON"], swiftSettings: upcoming),
+        .testTarget(
+            name: "KiraSandboxTests",
+            dependencies: [
+                "KiraSandbox",
+                "KiraJSON",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: upcoming
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,180 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Why the emulator refused to start.
+public struct SandboxServerError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+}
+
+/// Where a running emulator listens.
+public struct SandboxAddress: Sendable, Hashable {
+    public var host: String
+    public var port: Int
+
+    /// The base URL clients use, for example `http://127.0.0.1:4010/sandbox`.
+    public var baseURL: String {
+        let hostPart = host.contains(":") ? "[\(host)]" : host
+        return "http://\(hostPart):\(port)/sandbox"
+    }
+}
+
+/// The emulator's HTTP front: Hummingbird on a socket, feeding requests to a `SandboxState`,
+/// applying injected delays and dropped connections, and delivering webhooks.
+public struct SandboxServer: Sendable {
+    /// The state every request goes to.
+    public let state: SandboxState
+    let host: String
+    let port: Int
+    let logger: Logger
+
+    /// A server for `state` on `host:port` (`port` 0 picks a free one).
+    ///
+    /// - Throws: `SandboxServerError` for a non-loopback host without an admin token: the
+    ///   `/__emulator/` controls must never be open to a network.
+    public init(state: SandboxState, host: String = "127.0.0.1", port: Int = 4010, logger: Logger? = nil) throws {
+        guard Self.isLoopback(host) || state.configuration.adminToken != nil else {
+            throw SandboxServerError(
+                description: "Refusing to listen on \(host): the /__emulator/ controls would be reachable from the network. "
+                    + "Listen on 127.0.0.1, or pass --admin-token to require a token for them."
+            )
+        }
+        guard (0...65535).contains(port) else { throw SandboxServerError(description: "Port \(port) is out of range 0-65535") }
+        self.state = state
+        self.host = host
+        self.port = port
+        self.logger = logger ?? Logger(label: "kira-sandbox")
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    /// Serves until the task is cancelled (or, with `handlingSignals`, until SIGINT/SIGTERM),
+    /// calling `onReady` once the socket listens.
+    public func run(handlingSignals: Bool = false, onReady: @escaping @Sendable (SandboxAddress) async -> Void) async throws {
+        let host = self.host
+        let requestedPort = self.port
+        let app = Application(
+            responder: CallbackResponder<EmulatorRequestContext> { request, context in
+                try await self.respond(to: request, context: context)
+            },
+            configuration: ApplicationConfiguration(address: .hostname(host, port: requestedPort), serverName: "kira-sandbox-emulator"),
+            onServerRunning: { channel in
+                await onReady(SandboxAddress(host: host, port: channel.localAddress?.port ?? requestedPort))
+            },
+            logger: logger
+        )
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                if handlingSignals { try await app.runService() } else { try await app.run() }
+            }
+            group.addTask { try await self.tickLoop() }
+            // The first to finish is the server (the ticker only ends when cancelled).
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
+
+    /// Starts the server in a task and returns once it listens.
+    ///
+    /// Cancel the returned task to stop it. For embedding the emulator in another program or a test.
+    public func start() async throws -> (address: SandboxAddress, task: Task<Void, any Error>) {
+        let (stream, continuation) = AsyncStream<SandboxAddress>.makeStream()
+        let task = Task {
+            defer { continuation.finish() }
+            try await self.run { address in continuation.yield(address) }
+        }
+        for await address in stream { return (address, task) }
+        // The stream ended without an address: the server failed before listening.
+        try await task.value
+        throw SandboxServerError(description: "The emulator stopped before it listened on \(host):\(port)")
+    }
+
+    /// Applies due transitions a few times a second so time-based webhooks leave on their own.
+    func tickLoop() async throws {
+        while true {
+            try await Task.sleep(for: .milliseconds(100))
+            deliver(await state.tick())
+        }
+    }
+
+    func respond(to request: Request, context: EmulatorRequestContext) async throws -> Response {
+        var request = request
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: SandboxState.maxBodyBytes)
+        } catch {
+            return Self.response(SandboxState.payloadTooLarge)
+        }
+        var headers: [String: String] = [:]
+        for field in request.headers {
+            let name = field.name.canonicalName
+            headers[name] = headers[name].map { "\($0), \(field.value)" } ?? field.value
+        }
+        var query: [String: String] = [:]
+        for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
+        let sandboxRequest = SandboxRequest(
+            method: request.method.rawValue, path: request.uri.path, query: query, headers: headers,
+            body: Array(buffer: body)
+        )
+        let reply = await state.handle(sandboxRequest)
+        deliver(reply.deliveries)
+        if let delay = reply.delay { try await Task.sleep(for: delay) }
+        if reply.dropConnection {
+            context.channel.close(promise: nil)
+            throw SandboxServerError(description: "connection dropped by an injected fault")
+        }
+        return Self.response(reply.response)
+    }
+
+    static func response(_ response: SandboxResponse) -> Response {
+        var fields = HTTPFields()
+        for header in response.headers {
+            if let name = HTTPField.Name(header.name) { fields.append(HTTPField(name: name, value: header.value)) }
+        }
+        return Response(
+            status: HTTPResponse.Status(code: response.status),
+            headers: fields,
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: response.body))
+        )
+    }
+
+    /// Sends each webhook once (no retry, as on the 2026-04-14 pin) and logs the outcome.
+    func deliver(_ deliveries: [WebhookDelivery]) {
+        guard !deliveries.isEmpty else { return }
+        let state = self.state
+        for delivery in deliveries {
+            Task {
+                var request = HTTPClientRequest(url: delivery.url)
+                request.method = .POST
+                request.headers.add(name: "content-type", value: "application/json")
+                request.headers.add(name: "user-agent", value: "kira-sandbox-emulator")
+                request.headers.add(name: "x-signature-sha256", value: delivery.signature)
+                request.body = .bytes(ByteBuffer(bytes: delivery.body))
+                do {
+                    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+                    _ = try? await response.body.collect(upTo: 64 * 1024)
+                    await state.recordDelivery(sequence: delivery.sequence, responseStatus: Int(response.status.code), error: nil)
+                } catch {
+                    await state.recordDelivery(sequence: delivery.sequence, responseStatus: nil, error: String(describing: error))
+                }
+            }
+        }
+    }
+}
+
+/// Hummingbird's basic context plus the channel, so an injected fault can drop the connection.
+struct EmulatorRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+
+    init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.channel = source.channel
+    }
+}

@@ -1,0 +1,242 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import KiraJSON
+import KiraSandbox
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// `kira-walkthrough sandbox …`: the local emulator and its operator commands.
+struct Sandbox: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the local Kira sandbox emulator, and act on it as a Kira operator.",
+        subcommands: [Serve.self, VerifyUser.self, RejectUser.self, Provision.self]
+    )
+}
+
+extension Sandbox {
+    /// `sandbox serve`.
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Serve the emulator until interrupted.",
+            discussion: "Prints one line with the base URL and the demo credentials once it listens."
+        )
+
+        @Option(help: "Address to listen on. Anything but loopback needs --admin-token.")
+        var host = "127.0.0.1"
+
+        @Option(help: "Port to listen on; 0 picks a free one.")
+        var port = 4010
+
+        @Option(help: "The demo tenant's api key.")
+        var apiKey: String?
+
+        @Option(help: "The demo tenant's client_id (a UUID).")
+        var clientId: String?
+
+        @Option(help: "The demo tenant's password.")
+        var password: String?
+
+        @Option(help: "A JSON file with tenants: [{\"api_key\",\"client_id\",\"password\",\"webhook_secret\"?}].")
+        var tenants: String?
+
+        @Option(help: "Access token lifetime in seconds.")
+        var tokenTtl: Double = 3600
+
+        @Option(help: "Seconds a new virtual account keeps PENDING-ACT-ACCOUNT.")
+        var vaReadyAfter: Double = 8
+
+        @Option(help: "Verify complete users automatically after this many seconds (off by default, as in the real sandbox).")
+        var autoVerifyAfter: Double?
+
+        @Option(help: "Seconds between a payout's status changes.")
+        var payoutStepInterval: Double = 3
+
+        @Option(help: "Keep state in this JSON file across restarts.")
+        var stateFile: String?
+
+        @Option(help: "Requests per second per api key before 429 (off by default).")
+        var rateLimit: Int?
+
+        @Option(help: "Require this token in x-admin-token for /__emulator/.")
+        var adminToken: String?
+
+        @Option(help: "Log level for request logs on standard error (trace, debug, info, warning, error).")
+        var logLevel: String = "warning"
+
+        func validate() throws {
+            for (name, value) in [("--token-ttl", tokenTtl), ("--va-ready-after", vaReadyAfter), ("--payout-step-interval", payoutStepInterval)]
+            where !(value >= 0 && value.isFinite) {
+                throw ValidationError("\(name) must be a non-negative number of seconds")
+            }
+            if let autoVerifyAfter, !(autoVerifyAfter >= 0 && autoVerifyAfter.isFinite) {
+                throw ValidationError("--auto-verify-after must be a non-negative number of seconds")
+            }
+            if let clientId, UUID(uuidString: clientId) == nil { throw ValidationError("--client-id must be a UUID") }
+            if let rateLimit, rateLimit < 1 { throw ValidationError("--rate-limit must be at least 1") }
+            if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level must be one of trace, debug, info, warning, error") }
+        }
+
+        func run() async throws {
+            LogSetup.bootstrap(level: Logger.Level(rawValue: logLevel) ?? .warning)
+            var tenantList = try loadTenants()
+            let demo = tenantList[0]
+            tenantList[0] = TenantCredentials(
+                apiKey: apiKey ?? demo.apiKey, clientID: clientId ?? demo.clientID, password: password ?? demo.password,
+                webhookSecret: demo.webhookSecret
+            )
+            let configuration = SandboxConfiguration(
+                tenants: tenantList,
+                tokenTTL: .seconds(tokenTtl),
+                virtualAccountReadyAfter: .seconds(vaReadyAfter),
+                autoVerifyAfter: autoVerifyAfter.map { .seconds($0) },
+                payoutStepInterval: .seconds(payoutStepInterval),
+                rateLimit: rateLimit,
+                adminToken: adminToken,
+                stateFile: stateFile
+            )
+            let state: SandboxState
+            do {
+                state = try SandboxState(configuration: configuration)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+            let server: SandboxServer
+            do {
+                server = try SandboxServer(state: state, host: host, port: port)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+            let first = configuration.tenants[0]
+            try await server.run(handlingSignals: true) { address in
+                printLine(
+                    "Kira sandbox emulator ready at \(address.baseURL) — demo tenant: KIRA_API_KEY=\(first.apiKey) "
+                        + "KIRA_CLIENT_ID=\(first.clientID) KIRA_PASSWORD=\(first.password)"
+                        + (configuration.tenants.count > 1 ? " (+\(configuration.tenants.count - 1) more tenants)" : "")
+                )
+            }
+        }
+
+        func loadTenants() throws -> [TenantCredentials] {
+            guard let tenants else { return [.demo] }
+            guard let data = FileManager.default.contents(atPath: tenants) else {
+                throw ValidationError("Cannot read the tenants file \(tenants)")
+            }
+            let list: [TenantCredentials]
+            do {
+                list = try JSONDecoder().decode([TenantCredentials].self, from: data)
+            } catch {
+                throw ValidationError("The tenants file \(tenants) is not a JSON array of {api_key, client_id, password}: \(error)")
+            }
+            guard !list.isEmpty else { throw ValidationError("The tenants file \(tenants) lists no tenant") }
+            guard Set(list.map(\.apiKey)).count == list.count, Set(list.map(\.clientID)).count == list.count else {
+                throw ValidationError("The tenants file \(tenants) repeats an api_key or a client_id")
+            }
+            return list
+        }
+    }
+
+    /// Options shared by the operator commands.
+    struct OperatorOptions: ParsableArguments {
+        @Option(help: "The running emulator's base URL, as `sandbox serve` printed it.")
+        var url: String
+
+        @Option(help: "The emulator's admin token, when it was started with one.")
+        var adminToken: String?
+
+        @Flag(help: "Print the emulator's JSON answer.")
+        var json = false
+    }
+
+    /// `sandbox verify-user ID`.
+    struct VerifyUser: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Flip a user to VERIFIED, as your Kira contact would.")
+
+        @Argument(help: "The user's id.")
+        var id: String
+
+        @OptionGroup var options: OperatorOptions
+
+        func run() async throws {
+            let user = try await OperatorCall.post("users/\(id)/verify", options: options)
+            printLine(options.json ? user.text(.pretty) : "User \(id) is now \(user["status"]?.stringValue ?? "?")")
+        }
+    }
+
+    /// `sandbox reject-user ID`.
+    struct RejectUser: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Flip a user to REJECTED, as a Kira operator would.")
+
+        @Argument(help: "The user's id.")
+        var id: String
+
+        @OptionGroup var options: OperatorOptions
+
+        func run() async throws {
+            let user = try await OperatorCall.post("users/\(id)/reject", options: options)
+            printLine(options.json ? user.text(.pretty) : "User \(id) is now \(user["status"]?.stringValue ?? "?")")
+        }
+    }
+
+    /// `sandbox provision`.
+    struct Provision: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a VERIFIED user with a ready virtual account and a SWIFT recipient, and print their ids."
+        )
+
+        @OptionGroup var options: OperatorOptions
+
+        @Option(help: "The tenant to provision for (default: the demo tenant).")
+        var clientId: String?
+
+        func run() async throws {
+            let body: JSONValue = clientId.map { ["client_id": .string($0)] } ?? [:]
+            let ids = try await OperatorCall.post("provision", body: body, options: options)
+            if options.json {
+                printLine(ids.text(.pretty))
+            } else {
+                for key in ["user_id", "virtual_account_id", "recipient_id"] {
+                    printLine("\(key)=\(ids[key]?.stringValue ?? "")")
+                }
+            }
+        }
+    }
+}
+
+/// A call to a running emulator's `/__emulator/` controls.
+enum OperatorCall {
+    static func post(_ control: String, body: JSONValue = [:], options: Sandbox.OperatorOptions) async throws -> JSONValue {
+        var base = options.url
+        while base.hasSuffix("/") { base.removeLast() }
+        if base.hasSuffix("/sandbox") { base.removeLast("/sandbox".count) }
+        guard let url = URL(string: base), url.scheme == "http" || url.scheme == "https", url.host != nil else {
+            throw ValidationError("--url must be the emulator's base URL, such as http://127.0.0.1:4010/sandbox")
+        }
+        var request = HTTPClientRequest(url: "\(base)/__emulator/\(control)")
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
+        if let token = options.adminToken { request.headers.add(name: "x-admin-token", value: token) }
+        request.body = .bytes(ByteBuffer(bytes: body.serialized()))
+        let response: HTTPClientResponse
+        do {
+            response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        } catch {
+            throw OperatorError(message: "Cannot reach the emulator at \(base): \(error). Is `kira-walkthrough sandbox serve` running?")
+        }
+        let bytes = Array(buffer: try await response.body.collect(upTo: 1 << 20))
+        let json = try? JSONValue.parse(bytes)
+        guard (200..<300).contains(Int(response.status.code)) else {
+            let message = json?["message"]?.stringValue ?? String(decoding: bytes, as: UTF8.self)
+            throw OperatorError(message: "The emulator answered \(response.status.code): \(message)")
+        }
+        guard let json else { throw OperatorError(message: "The emulator answered with something that is not JSON") }
+        return json
+    }
+}
+
+/// A failed operator command: printed as is, exit code 1.
+struct OperatorError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
