@@ -62,7 +62,7 @@ extension Sandbox {
         @Option(help: "Require this token in x-admin-token for /__emulator/.")
         var adminToken: String?
 
-        @Option(help: "Log level for request logs on standard error (trace, debug, info, warning, error).")
+        @Option(help: "Log level on standard error (trace, debug, info, notice, warning, error, critical).")
         var logLevel: String = "warning"
 
         func validate() throws {
@@ -75,17 +75,24 @@ extension Sandbox {
             }
             if let clientId, UUID(uuidString: clientId) == nil { throw ValidationError("--client-id must be a UUID") }
             if let rateLimit, rateLimit < 1 { throw ValidationError("--rate-limit must be at least 1") }
-            if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level must be one of trace, debug, info, warning, error") }
+            if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
         }
 
         func run() async throws {
-            LogSetup.bootstrap(level: Logger.Level(rawValue: logLevel) ?? .warning)
+            let level = Logger.Level(rawValue: logLevel) ?? .warning
+            LogSetup.bootstrap(level: level)
+            var logger = Logger(label: "kira-sandbox")
+            logger.logLevel = level
             var tenantList = try loadTenants()
             let demo = tenantList[0]
             tenantList[0] = TenantCredentials(
                 apiKey: apiKey ?? demo.apiKey, clientID: clientId ?? demo.clientID, password: password ?? demo.password,
                 webhookSecret: demo.webhookSecret
             )
+            guard Set(tenantList.map(\.apiKey)).count == tenantList.count, Set(tenantList.map(\.clientID)).count == tenantList.count
+            else {
+                throw ValidationError("--api-key or --client-id repeats another tenant's api_key or client_id")
+            }
             let configuration = SandboxConfiguration(
                 tenants: tenantList,
                 tokenTTL: .seconds(tokenTtl),
@@ -104,7 +111,7 @@ extension Sandbox {
             }
             let server: SandboxServer
             do {
-                server = try SandboxServer(state: state, host: host, port: port)
+                server = try SandboxServer(state: state, host: host, port: port, logger: logger)
             } catch {
                 throw ValidationError("\(error)")
             }

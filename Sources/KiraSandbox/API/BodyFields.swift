@@ -39,6 +39,17 @@ struct BodyFields {
         return false
     }
 
+    /// Whether the key holds something other than `null`, a blank string or an empty container.
+    func hasValue(_ key: String) -> Bool {
+        switch object[key] {
+        case .none, .some(.null): return false
+        case .some(.string(let text)): return !text.trimmingWhitespace.isEmpty
+        case .some(.array(let items)): return !items.isEmpty
+        case .some(.object(let members)): return members.count > 0
+        default: return true
+        }
+    }
+
     /// An optional string; `null` counts as absent; other types are a 400.
     func string(_ key: String) throws(APIError) -> String? {
         guard let value = object[key], value != .null else { return nil }

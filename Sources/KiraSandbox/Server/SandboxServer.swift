@@ -5,6 +5,8 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOHTTP1
+import ServiceLifecycle
+import UnixSignals
 
 /// Why the emulator refused to start.
 public struct SandboxServerError: Error, CustomStringConvertible, Sendable {
@@ -31,6 +33,9 @@ public struct SandboxServer: Sendable {
     let host: String
     let port: Int
     let logger: Logger
+    /// Webhooks waiting for the dispatcher, in the order they were emitted.
+    let outgoing: AsyncStream<WebhookDelivery>
+    let outgoingContinuation: AsyncStream<WebhookDelivery>.Continuation
 
     /// A server for `state` on `host:port` (`port` 0 picks a free one).
     ///
@@ -47,16 +52,27 @@ public struct SandboxServer: Sendable {
         self.state = state
         self.host = host
         self.port = port
-        self.logger = logger ?? Logger(label: "kira-sandbox")
+        (self.outgoing, self.outgoingContinuation) = AsyncStream<WebhookDelivery>.makeStream()
+        self.logger =
+            logger
+            ?? {
+                var logger = Logger(label: "kira-sandbox")
+                logger.logLevel = .warning
+                return logger
+            }()
     }
 
     static func isLoopback(_ host: String) -> Bool {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
-    /// Serves until the task is cancelled (or, with `handlingSignals`, until SIGINT/SIGTERM),
-    /// calling `onReady` once the socket listens.
+    /// Serves until `stop` is called on what `start` returned, or, with `handlingSignals`, until
+    /// SIGINT/SIGTERM; calls `onReady` once the socket listens. Shuts down gracefully.
     public func run(handlingSignals: Bool = false, onReady: @escaping @Sendable (SandboxAddress) async -> Void) async throws {
+        try await makeServiceGroup(handlingSignals: handlingSignals, onReady: onReady).run()
+    }
+
+    func makeServiceGroup(handlingSignals: Bool, onReady: @escaping @Sendable (SandboxAddress) async -> Void) -> ServiceGroup {
         let host = self.host
         let requestedPort = self.port
         let app = Application(
@@ -69,36 +85,37 @@ public struct SandboxServer: Sendable {
             },
             logger: logger
         )
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                if handlingSignals { try await app.runService() } else { try await app.run() }
-            }
-            group.addTask { try await self.tickLoop() }
-            // The first to finish is the server (the ticker only ends when cancelled).
-            defer { group.cancelAll() }
-            try await group.next()
-        }
+        return ServiceGroup(
+            services: [app, SandboxTicker(server: self), WebhookDispatcher(server: self)],
+            gracefulShutdownSignals: handlingSignals ? [.sigterm, .sigint] : [],
+            logger: logger
+        )
     }
 
-    /// Starts the server in a task and returns once it listens.
+    /// Starts the server in the background and returns once it listens.
     ///
-    /// Cancel the returned task to stop it. For embedding the emulator in another program or a test.
-    public func start() async throws -> (address: SandboxAddress, task: Task<Void, any Error>) {
+    /// For embedding the emulator in another program or a test; `stop()` the result when done.
+    public func start() async throws -> RunningSandbox {
         let (stream, continuation) = AsyncStream<SandboxAddress>.makeStream()
+        let group = makeServiceGroup(handlingSignals: false) { address in continuation.yield(address) }
         let task = Task {
             defer { continuation.finish() }
-            try await self.run { address in continuation.yield(address) }
+            try await group.run()
         }
-        for await address in stream { return (address, task) }
+        for await address in stream { return RunningSandbox(address: address, state: state, group: group, task: task) }
         // The stream ended without an address: the server failed before listening.
         try await task.value
         throw SandboxServerError(description: "The emulator stopped before it listened on \(host):\(port)")
     }
 
     /// Applies due transitions a few times a second so time-based webhooks leave on their own.
-    func tickLoop() async throws {
-        while true {
-            try await Task.sleep(for: .milliseconds(100))
+    func tickLoop() async {
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: .milliseconds(100))
+            } catch {
+                return
+            }
             deliver(await state.tick())
         }
     }
@@ -144,26 +161,62 @@ public struct SandboxServer: Sendable {
         )
     }
 
-    /// Sends each webhook once (no retry, as on the 2026-04-14 pin) and logs the outcome.
+    /// Queues webhooks for the dispatcher, which sends them one at a time, in order.
     func deliver(_ deliveries: [WebhookDelivery]) {
-        guard !deliveries.isEmpty else { return }
-        let state = self.state
-        for delivery in deliveries {
-            Task {
-                var request = HTTPClientRequest(url: delivery.url)
-                request.method = .POST
-                request.headers.add(name: "content-type", value: "application/json")
-                request.headers.add(name: "user-agent", value: "kira-sandbox-emulator")
-                request.headers.add(name: "x-signature-sha256", value: delivery.signature)
-                request.body = .bytes(ByteBuffer(bytes: delivery.body))
-                do {
-                    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
-                    _ = try? await response.body.collect(upTo: 64 * 1024)
-                    await state.recordDelivery(sequence: delivery.sequence, responseStatus: Int(response.status.code), error: nil)
-                } catch {
-                    await state.recordDelivery(sequence: delivery.sequence, responseStatus: nil, error: String(describing: error))
-                }
-            }
+        for delivery in deliveries { outgoingContinuation.yield(delivery) }
+    }
+
+    /// Sends one webhook once (no retry, as on the 2026-04-14 pin) and logs the outcome.
+    func send(_ delivery: WebhookDelivery) async {
+        var request = HTTPClientRequest(url: delivery.url)
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
+        request.headers.add(name: "user-agent", value: "kira-sandbox-emulator")
+        request.headers.add(name: "x-signature-sha256", value: delivery.signature)
+        request.body = .bytes(ByteBuffer(bytes: delivery.body))
+        do {
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+            _ = try? await response.body.collect(upTo: 64 * 1024)
+            await state.recordDelivery(sequence: delivery.sequence, responseStatus: Int(response.status.code), error: nil)
+        } catch {
+            await state.recordDelivery(sequence: delivery.sequence, responseStatus: nil, error: String(describing: error))
+        }
+    }
+}
+
+/// An emulator running in the background.
+public struct RunningSandbox: Sendable {
+    /// Where it listens.
+    public let address: SandboxAddress
+    /// Its state, for in-process inspection.
+    public let state: SandboxState
+    let group: ServiceGroup
+    let task: Task<Void, any Error>
+
+    /// Stops accepting connections, finishes the ones in flight, and waits until it has stopped.
+    public func stop() async {
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+    }
+}
+
+/// The ticker as a service of the emulator's group: it stops on graceful shutdown.
+struct SandboxTicker: Service {
+    let server: SandboxServer
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await server.tickLoop() }
+    }
+}
+
+/// Sends queued webhooks in emission order, so `payout.completed` never overtakes the
+/// `payout.status_changed` before it.
+struct WebhookDispatcher: Service {
+    let server: SandboxServer
+
+    func run() async throws {
+        for await delivery in server.outgoing.cancelOnGracefulShutdown() {
+            await server.send(delivery)
         }
     }
 }

@@ -31,18 +31,22 @@ struct Fault: Sendable {
     }
 
     /// The HTML page a gateway answers with when the upstream is down.
-    static let htmlBadGateway = Array(
-        """
-        <html>
-        <head><title>502 Bad Gateway</title></head>
-        <body>
-        <center><h1>502 Bad Gateway</h1></center>
-        <hr><center>awselb/2.0</center>
-        </body>
-        </html>
+    static func htmlErrorPage(status: Int) -> [UInt8] {
+        let reasons = [500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Temporarily Unavailable", 504: "Gateway Time-out"]
+        let title = "\(status) \(reasons[status] ?? "Error")"
+        return Array(
+            """
+            <html>
+            <head><title>\(title)</title></head>
+            <body>
+            <center><h1>\(title)</h1></center>
+            <hr><center>awselb/2.0</center>
+            </body>
+            </html>
 
-        """.utf8
-    )
+            """.utf8
+        )
+    }
 
     /// Parses `POST /__emulator/faults`.
     ///
@@ -52,14 +56,19 @@ struct Fault: Sendable {
         let path = try body.requiredString("path")
         var pattern = path.split(separator: "/").map(String.init)
         if pattern.first == "sandbox" { pattern.removeFirst() }
-        let count = body.object["count"]?.intValue ?? 1
+        func integer(_ key: String) throws(APIError) -> Int? {
+            guard let value = body.object[key], value != .null else { return nil }
+            guard let number = value.intValue else { throw APIError.validation(key, "Must be an integer") }
+            return number
+        }
+        let count = try integer("count") ?? 1
         guard count >= 1, count <= 10_000 else { throw APIError.validation("count", "Must be between 1 and 10000") }
         let kind = try body.requiredEnumeration("kind", ["status", "html", "malformed_json", "delay", "drop"])
         var headers: [(name: String, value: String)] = []
-        if let retryAfter = body.object["retry_after"]?.intValue {
+        if let retryAfter = try integer("retry_after") {
             headers.append(("retry-after", String(retryAfter)))
         }
-        let status = body.object["status"]?.intValue
+        let status = try integer("status")
         if let status, !(100...599).contains(status) { throw APIError.validation("status", "Must be an HTTP status code") }
         let action: Action
         switch kind {
@@ -77,7 +86,7 @@ struct Fault: Sendable {
             action = .respond(SandboxResponse(status: status, headers: [("content-type", contentType)] + headers, body: payload))
         case "html":
             action = .respond(
-                SandboxResponse(status: status ?? 502, headers: [("content-type", "text/html")] + headers, body: htmlBadGateway)
+                SandboxResponse(status: status ?? 502, headers: [("content-type", "text/html")] + headers, body: htmlErrorPage(status: status ?? 502))
             )
         case "malformed_json":
             action = .respond(
@@ -87,7 +96,7 @@ struct Fault: Sendable {
                 )
             )
         case "delay":
-            guard let milliseconds = body.object["delay_ms"]?.intValue, milliseconds >= 0, milliseconds <= 600_000 else {
+            guard let milliseconds = try integer("delay_ms"), milliseconds >= 0, milliseconds <= 600_000 else {
                 throw APIError.validation("delay_ms", "Required for kind 'delay': milliseconds between 0 and 600000")
             }
             action = .delay(.milliseconds(milliseconds))

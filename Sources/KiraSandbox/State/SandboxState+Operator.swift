@@ -56,7 +56,8 @@ extension SandboxState {
             return .ok(["faults": []])
         case ("GET", 1, "webhooks"):
             var entries = webhookLog[...]
-            if let text = request.query["client_id"], let clientID = SandboxID.canonical(text) {
+            if let text = request.query["client_id"] {
+                guard let clientID = SandboxID.canonical(text) else { throw APIError.validation("client_id", "Must be a UUID") }
                 entries = entries.filter { $0.clientID == clientID }[...]
             }
             return .ok(["deliveries": .array(entries.map(\.json))])
@@ -81,6 +82,8 @@ extension SandboxState {
             "tenants": .array(summaries), "now": .string(Timestamp.format(clock.now)),
             "clock_offset_seconds": .number(String(clock.offset)), "scheduled_transitions": .int(schedule.count),
             "faults": .int(faults.count), "webhook_log": .int(webhookLog.count),
+            "state_file": configuration.stateFile.map(JSONValue.string) ?? .null,
+            "state_file_error": stateFileFailure.map(JSONValue.string) ?? .null,
         ]
     }
 

@@ -39,9 +39,11 @@ extension SandboxState {
             throw APIError.api(409, "resource_conflict", "A user with email \(email) already exists")
         }
         let required = User.requiredForReview[type] ?? []
-        let hasDocument = body.has("document_number") || !identifying.isEmpty
-        let missingSourceOfFunds = !body.has("source_of_funds")
-        let complete = required.allSatisfy { body.has($0) } && hasDocument
+        let hasDocument =
+            body.hasValue("document_number")
+            || identifying.contains { !($0["documents"]?.arrayValue ?? []).isEmpty }
+        let missingSourceOfFunds = !body.hasValue("source_of_funds")
+        let complete = required.allSatisfy { body.hasValue($0) } && hasDocument
         let now = clock.now
         let user = User(
             id: SandboxID.make(), type: type, email: email, profile: profile, residentialAddress: address,

@@ -53,6 +53,11 @@ public actor SandboxState {
     var rateWindows: [String: (second: Int, count: Int)] = [:]
     /// Set by every change that the state file must see.
     var dirty = false
+    /// Resources in the state file for tenants this run was not configured with: written back
+    /// untouched, so a run with other credentials never wipes them.
+    var dormantTenants: [String: TenantResources] = [:]
+    /// Why the last state-file write failed, until one succeeds.
+    var stateFileFailure: String?
 
     /// An emulator with the given configuration, reading its state file when there is one.
     ///
@@ -62,18 +67,32 @@ public actor SandboxState {
         self.clock = clock
         var tenants: [String: Tenant] = [:]
         var tenantByAPIKey: [String: String] = [:]
+        var dormantTenants: [String: TenantResources] = [:]
         for credentials in configuration.tenants {
             tenants[credentials.clientID] = Tenant(credentials: credentials)
             tenantByAPIKey[credentials.apiKey] = credentials.clientID
         }
         if let path = configuration.stateFile, let snapshot = try SandboxSnapshot.load(from: path) {
-            for (clientID, resources) in snapshot.tenants where tenants[clientID] != nil {
-                tenants[clientID]?.resources = resources
+            for (clientID, resources) in snapshot.tenants {
+                if tenants[clientID] != nil {
+                    tenants[clientID]?.resources = resources
+                } else {
+                    dormantTenants[clientID] = resources
+                }
             }
             self.schedule = snapshot.schedule.filter { tenants[$0.clientID] != nil }.sorted { $0.due < $1.due }
         }
         self.tenants = tenants
         self.tenantByAPIKey = tenantByAPIKey
+        self.dormantTenants = dormantTenants
+        if let path = configuration.stateFile {
+            // Write once now, so an unwritable path fails at start rather than silently later.
+            do {
+                try Self.snapshot(tenants: tenants, dormant: dormantTenants, schedule: self.schedule, at: clock.now).save(to: path)
+            } catch {
+                throw SandboxStateFileError(path: path, reason: "cannot be written: \(error)")
+            }
+        }
     }
 
     /// The emulated current time.
@@ -171,9 +190,11 @@ public actor SandboxState {
     }
 
     /// Schedules `kind` for `resourceID` after `delay`, keeping the schedule sorted.
-    func schedule(_ kind: ScheduledTransition.Kind, _ resourceID: String, clientID: String, after delay: Duration) {
+    func schedule(
+        _ kind: ScheduledTransition.Kind, _ resourceID: String, clientID: String, after delay: Duration, from start: Date? = nil
+    ) {
         let transition = ScheduledTransition(
-            due: clock.now.addingTimeInterval(delay.seconds), clientID: clientID, kind: kind, resourceID: resourceID
+            due: (start ?? clock.now).addingTimeInterval(delay.seconds), clientID: clientID, kind: kind, resourceID: resourceID
         )
         var low = 0
         var high = schedule.count
@@ -244,7 +265,8 @@ public actor SandboxState {
             if payout.step == Payout.progression.count - 1 {
                 emit("payout.completed", clientID: clientID, data: ["payout_id": .string(id), "amount": .string(Money.format(payout.amountCents))])
             } else {
-                schedule(.payoutStep, id, clientID: clientID, after: configuration.payoutStepInterval)
+                // From this step's due time, so one large clock jump plays every step.
+                schedule(.payoutStep, id, clientID: clientID, after: configuration.payoutStepInterval, from: at)
             }
         }
     }
@@ -264,15 +286,27 @@ public actor SandboxState {
         guard dirty else { return }
         dirty = false
         guard let path = configuration.stateFile else { return }
-        let snapshot = SandboxSnapshot(
-            tenants: tenants.mapValues(\.resources), schedule: schedule, savedAt: clock.now
-        )
         do {
-            try snapshot.save(to: path)
+            try makeSnapshot().save(to: path)
+            stateFileFailure = nil
         } catch {
-            // The next change retries; the emulator keeps serving from memory meanwhile.
+            // The next change retries; the emulator keeps serving from memory meanwhile, and
+            // says so once per failure in /__emulator/state.
             dirty = true
+            stateFileFailure = "\(error)"
         }
+    }
+
+    static func snapshot(
+        tenants: [String: Tenant], dormant: [String: TenantResources], schedule: [ScheduledTransition], at date: Date
+    ) -> SandboxSnapshot {
+        SandboxSnapshot(
+            tenants: dormant.merging(tenants.mapValues(\.resources)) { _, configured in configured }, schedule: schedule, savedAt: date
+        )
+    }
+
+    func makeSnapshot() -> SandboxSnapshot {
+        Self.snapshot(tenants: tenants, dormant: dormantTenants, schedule: schedule, at: clock.now)
     }
 
     // MARK: Responses
