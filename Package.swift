@@ -23,15 +23,45 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         /// Pure JSON value, parser and writer shared by the emulator and the walkthrough.
         .target(name: "KiraJSON", swiftSettings: upcoming),
+        /// Crash-safe file writes and advisory locks, shared by the emulator and the session store.
+        .target(name: "DurableFiles", swiftSettings: upcoming),
+        /// Pure: the flow format, the walkthrough state machine, the session model. No IO.
+        .target(
+            name: "WalkthroughCore",
+            dependencies: ["KiraJSON", .product(name: "Yams", package: "Yams")],
+            swiftSettings: upcoming
+        ),
+        /// The Kira API over HTTP: headers, token lifecycle, retries, recording.
+        .target(
+            name: "KiraClient",
+            dependencies: [
+                "KiraJSON",
+                "WalkthroughCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
+        /// Session files: where they live, atomic writes, locks.
+        .target(name: "SessionStore", dependencies: ["WalkthroughCore", "DurableFiles"], swiftSettings: upcoming),
+        /// Runs a flow: the engine's actions performed with the client, the store and a presenter.
+        .target(
+            name: "WalkthroughRunner",
+            dependencies: ["WalkthroughCore", "KiraClient", "SessionStore", "DurableFiles", "KiraJSON"],
+            swiftSettings: upcoming
+        ),
         /// The stateful Kira sandbox emulator: domain state (an actor) and its HTTP front.
         .target(
             name: "KiraSandbox",
             dependencies: [
                 "KiraJSON",
+                "DurableFiles",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -50,6 +80,10 @@ let package = Package(
             dependencies: [
                 "KiraSandbox",
                 "KiraJSON",
+                "WalkthroughCore",
+                "WalkthroughRunner",
+                "KiraClient",
+                "SessionStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -59,6 +93,26 @@ let package = Package(
             swiftSettings: upcoming
         ),
         .testTarget(name: "KiraJSONTests", dependencies: ["KiraJSON"], swiftSettings: upcoming),
+        .testTarget(
+            name: "WalkthroughTests",
+            dependencies: [
+                "WalkthroughCore", "WalkthroughRunner", "KiraClient", "SessionStore", "KiraSandbox", "KiraJSON", "DurableFiles",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "KiraClientTests",
+            dependencies: [
+                "KiraClient", "WalkthroughCore", "SessionStore", "KiraSandbox", "KiraJSON", "DurableFiles",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
         .testTarget(
             name: "KiraSandboxTests",
             dependencies: [

@@ -2,8 +2,36 @@ import ArgumentParser
 import Foundation
 import Logging
 
-/// The `kira-walkthrough` command: the walkthrough itself and the local sandbox emulator.
+/// Runs the command and maps outcomes to the documented exit codes: 0 complete, 1 error,
+/// 2 usage, 3 blocked on something only a person can do.
 @main
+enum Main {
+    static func main() async {
+        do {
+            var command = try KiraWalkthrough.parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let failure as CommandFailure {
+            printError("kira-walkthrough: \(failure.message)")
+            exit(1)
+        } catch {
+            let code = KiraWalkthrough.exitCode(for: error)
+            let message = KiraWalkthrough.fullMessage(for: error)
+            if code == .success {
+                if !message.isEmpty { printLine(message) }
+                exit(0)
+            }
+            if !message.isEmpty { printError(message) }
+            // ArgumentParser says 64 for usage errors; this project says 2.
+            exit(code == .validationFailure ? 2 : code.rawValue)
+        }
+    }
+}
+
+/// The `kira-walkthrough` command: the walkthrough itself and the local sandbox emulator.
 struct KiraWalkthrough: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kira-walkthrough",
@@ -12,7 +40,7 @@ struct KiraWalkthrough: AsyncParsableCommand {
             With no credentials in the environment it targets a local emulator of the Kira sandbox, \
             so you can try every step without an account.
             """,
-        subcommands: [Run.self, Sandbox.self],
+        subcommands: [Run.self, Status.self, Sessions.self, Reset.self, Sandbox.self],
         defaultSubcommand: Run.self
     )
 }

@@ -1,46 +1,163 @@
 import ArgumentParser
 import Foundation
+import KiraClient
 import KiraSandbox
+import SessionStore
+import WalkthroughCore
+import WalkthroughRunner
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Options every session command shares.
+struct SessionOptions: ParsableArguments {
+    @Option(help: "The session's name: one file per session.")
+    var session = "default"
+
+    @Option(help: "Where sessions live (default: $KIRA_WALKTHROUGH_STATE_DIR, $XDG_STATE_HOME/kira-walkthrough or ~/.local/state/kira-walkthrough).")
+    var stateDir: String?
+
+    func validate() throws {
+        guard SessionStore.isValidName(session) else {
+            throw ValidationError("--session takes letters, digits, '.', '_' and '-'")
+        }
+    }
+
+    var store: SessionStore {
+        SessionStore(directory: SessionStore.directory(explicit: stateDir, environment: ProcessInfo.processInfo.environment))
+    }
+}
 
 /// `kira-walkthrough run`: the guided walkthrough.
-///
-/// The flow engine is not built yet (see the project's issues), so this command says what the
-/// walkthrough will do and how to explore the sandbox with the emulator today; it does not pretend
-/// to run the steps.
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the quickstart walkthrough (the default command)."
+        abstract: "Run the quickstart walkthrough (the default command).",
+        discussion: """
+            Exit codes: 0 complete, 3 blocked on something only a person can do, 1 error, 2 usage.
+            """
     )
 
+    @Flag(help: "Plain line mode (the default without a terminal).")
+    var plain = false
+
+    @Flag(help: "Unattended: take every default and recommended remedy.")
+    var yes = false
+
+    @OptionGroup var sessionOptions: SessionOptions
+
+    @Option(help: "local (the embedded emulator; default without KIRA_API_KEY), sandbox (default with it), or a base URL.")
+    var target: String?
+
+    @Option(help: "The flow file (default: flows/quickstart.yaml).")
+    var flow: String?
+
+    @Option(help: "Longest wait for a condition (user verification, account readiness), in seconds.")
+    var waitTimeout: Double?
+
+    @Option(help: "Seconds a new virtual account stays PENDING-ACT-ACCOUNT on the embedded emulator.")
+    var vaReadyAfter: Double = 8
+
+    func validate() throws {
+        if let waitTimeout, !(waitTimeout > 0) { throw ValidationError("--wait-timeout must be a positive number of seconds") }
+        guard vaReadyAfter >= 0, vaReadyAfter.isFinite else { throw ValidationError("--va-ready-after must be a non-negative number") }
+    }
+
     func run() async throws {
-        let hasCredentials = ProcessInfo.processInfo.environment["KIRA_API_KEY"].map { !$0.isEmpty } ?? false
-        let demo = TenantCredentials.demo
-        let target = hasCredentials ? "the real Kira sandbox (https://api.balampay.com/sandbox), with your KIRA_* credentials" : "a local emulator of the Kira sandbox (no credentials found in KIRA_API_KEY)"
+        let environment = ProcessInfo.processInfo.environment
+        let flow = try FlowFile.load(flow)
+        let store = sessionOptions.store
+        let targetName = target ?? ((environment["KIRA_API_KEY"] ?? "").isEmpty ? "local" : "sandbox")
+        var sources = InputSources(environment: environment)
+        var resolved: ResolvedTarget
+        var embedded: RunningSandbox?
+        switch targetName {
+        case "local":
+            try store.prepare()
+            let configuration = SandboxConfiguration(
+                virtualAccountReadyAfter: .seconds(vaReadyAfter), stateFile: store.emulatorStatePath(for: sessionOptions.session)
+            )
+            do {
+                let state = try SandboxState(configuration: configuration)
+                embedded = try await SandboxServer(state: state, host: "127.0.0.1", port: 0).start()
+            } catch {
+                throw CommandFailure(message: "Cannot start the embedded emulator: \(error)")
+            }
+            let demo = TenantCredentials.demo
+            // The emulator's demo tenant, not whatever KIRA_* credentials the environment holds.
+            for name in ["KIRA_API_KEY", "KIRA_CLIENT_ID", "KIRA_PASSWORD"] { sources.environment[name] = nil }
+            sources.demoCredentials = [.apiKey: demo.apiKey, .clientID: demo.clientID, .password: demo.password]
+            resolved = ResolvedTarget(kind: "local", baseURL: embedded!.address.baseURL, isEmulator: true)
+        case "sandbox":
+            resolved = ResolvedTarget(kind: "sandbox", baseURL: "https://api.balampay.com/sandbox", isEmulator: false)
+        default:
+            guard targetName.hasPrefix("http://") || targetName.hasPrefix("https://") else {
+                throw ValidationError("--target is local, sandbox, or a base URL such as http://127.0.0.1:4010/sandbox")
+            }
+            var base = targetName
+            while base.hasSuffix("/") { base.removeLast() }
+            resolved = ResolvedTarget(kind: "url", baseURL: base, isEmulator: await EmulatorControls.isEmulator(base))
+        }
+        let interactive = isatty(STDIN_FILENO) == 1
+        if !plain, isatty(STDOUT_FILENO) == 1 {
+            printLine("(The full-screen interface is not built yet; running in plain line mode.)")
+        }
         printLine(
-            """
-            kira-walkthrough — the Kira sandbox quickstart, step by step
-
-            The guided walkthrough is not available in this build yet. When it is, it will run these
-            seven steps against \(target):
-
-              1. Get your credentials
-              2. Authenticate                        POST /auth
-              3. Pin your version                    POST /v1/versioning/upgrade
-              4. Create a user                       POST /v1/users
-              5. Create a virtual account            POST /v1/virtual-accounts
-              6. Simulate a deposit (sandbox)        POST /v1/virtual-accounts/{id}/simulate-deposit
-              7. Make a payout (preview, then create) POST /v1/virtual-accounts/{id}/payout[/preview]
-
-            What works today: the local sandbox emulator. Start it with
-
-              swift run kira-walkthrough sandbox serve
-
-            and follow the quickstart's curl commands against the base URL it prints, with
-              export KIRA_API_KEY=\(demo.apiKey)
-              export KIRA_CLIENT_ID=\(demo.clientID)
-              export KIRA_PASSWORD=\(demo.password)
-            Play the Kira contact with `kira-walkthrough sandbox verify-user USER_ID --url BASE_URL`.
-            """
+            "kira-walkthrough · \(flow.title) · session \(sessionOptions.session) · target "
+                + (resolved.kind == "local" ? "LOCAL EMULATOR (\(resolved.baseURL))" : resolved.baseURL)
+                + (resolved.isEmulator && resolved.kind != "local" ? " (this project's emulator)" : "")
         )
+        let outcome = await WalkthroughRun(
+            flow: flow, store: store, sessionName: sessionOptions.session, target: resolved, sources: sources,
+            presenter: PlainPresenter(unattended: yes, interactive: interactive), waitTimeout: waitTimeout
+        ).run()
+        await embedded?.stop()
+        let resume = "kira-walkthrough run --session \(sessionOptions.session)"
+            + (sessionOptions.stateDir.map { " --state-dir \($0)" } ?? "") + (target.map { " --target \($0)" } ?? "")
+        switch outcome {
+        case .completed:
+            printLine("\n✓ Walkthrough complete: all \(flow.steps.count) steps done. `kira-walkthrough status --session \(sessionOptions.session)` shows what was kept.")
+        case .blocked(let advice):
+            printLine("\n⏸ Stopped: \(advice)\n  Progress is saved. Resume with: \(resume)")
+            throw ExitCode(3)
+        case .failed(let message):
+            printError("kira-walkthrough: \(message)")
+            printLine("  Progress is saved. Resume with: \(resume)")
+            throw ExitCode(1)
+        case .quit:
+            printLine("\nProgress is saved. Resume with: \(resume)")
+        }
+    }
+}
+
+/// A failure already explained to the person: exit code 1.
+struct CommandFailure: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
+
+/// Finding and loading a flow file.
+enum FlowFile {
+    /// `--flow`, else `flows/quickstart.yaml` in the working directory, else beside the sources.
+    static func load(_ explicit: String?) throws -> Flow {
+        let candidates =
+            explicit.map { [$0] } ?? [
+                FileManager.default.currentDirectoryPath + "/flows/quickstart.yaml",
+                URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+                    .appendingPathComponent("flows/quickstart.yaml").path,
+            ]
+        guard let path = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
+            throw CommandFailure(message: "No flow file at \(candidates.joined(separator: " or "))")
+        }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw CommandFailure(message: "Cannot read the flow file \(path)")
+        }
+        do {
+            return try FlowLoader.load(text, file: explicit ?? "flows/quickstart.yaml")
+        } catch {
+            throw CommandFailure(message: "The flow is not valid:\n\(error)")
+        }
     }
 }

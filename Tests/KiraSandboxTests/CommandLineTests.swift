@@ -54,10 +54,10 @@ import Testing
 
     @Test func badOptionsAreUsageErrors() throws {
         let negative = try Executable.run(["sandbox", "serve", "--token-ttl", "-1"])
-        #expect(negative.status == 64)
+        #expect(negative.status == 2)
         #expect(negative.stderr.contains("--token-ttl"))
         let clientID = try Executable.run(["sandbox", "serve", "--client-id", "not-a-uuid"])
-        #expect(clientID.status == 64)
+        #expect(clientID.status == 2)
     }
 
     @Test func theSeedPagesCurlCommandsBehaveAsDocumented() throws {

@@ -1,0 +1,49 @@
+import AsyncHTTPClient
+import Foundation
+import KiraJSON
+import NIOCore
+import NIOHTTP1
+import WalkthroughCore
+
+/// Calls to this project's emulator beside the API: whether a target is one, and the operator
+/// actions ("play the Kira contact").
+public enum EmulatorControls {
+    /// The root of a base URL (`http://127.0.0.1:4010/sandbox` → `http://127.0.0.1:4010`).
+    public static func root(of baseURL: String) -> String {
+        var base = baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        if base.hasSuffix("/sandbox") { base.removeLast("/sandbox".count) }
+        return base
+    }
+
+    /// Whether `baseURL` answers `/healthz` as the kira-sandbox emulator.
+    public static func isEmulator(_ baseURL: String, timeout: Duration = .seconds(2)) async -> Bool {
+        var request = HTTPClientRequest(url: root(of: baseURL) + "/healthz")
+        request.method = .GET
+        guard let response = try? await HTTPClient.shared.execute(request, timeout: .nanoseconds(timeout.nanoseconds)),
+            response.status.code == 200,
+            let bytes = try? await response.body.collect(upTo: 64 * 1024),
+            let json = try? JSONValue.parse(Array(buffer: bytes))
+        else { return false }
+        return json["service"] == "kira-sandbox-emulator"
+    }
+
+    /// Performs an operator action; returns why it failed, if it did.
+    public static func perform(_ action: OperatorRequest, baseURL: String, adminToken: String? = nil) async -> String? {
+        let verb = action.verb == .verifyUser ? "verify" : "reject"
+        var request = HTTPClientRequest(url: root(of: baseURL) + "/__emulator/users/\(action.id)/\(verb)")
+        request.method = .POST
+        if let adminToken { request.headers.add(name: "x-admin-token", value: adminToken) }
+        do {
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            let bytes = Array(buffer: try await response.body.collect(upTo: 1 << 20))
+            guard (200..<300).contains(Int(response.status.code)) else {
+                let message = (try? JSONValue.parse(bytes))?["message"]?.stringValue ?? "HTTP \(response.status.code)"
+                return message
+            }
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+}

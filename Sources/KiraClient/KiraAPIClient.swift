@@ -1,0 +1,284 @@
+import AsyncHTTPClient
+import Foundation
+import KiraJSON
+import NIOCore
+import NIOHTTP1
+import WalkthroughCore
+
+/// Why the client cannot be used for a base URL.
+public struct KiraClientError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+}
+
+/// Timeouts and retry policy.
+public struct KiraClientConfiguration: Sendable {
+    /// Opening a connection.
+    public var connectTimeout: Duration = .seconds(5)
+    /// A whole request, connection included.
+    public var requestTimeout: Duration = .seconds(30)
+    /// Attempts for a request that is safe to retry (the first included).
+    public var maxAttempts = 4
+    /// The first backoff; each retry doubles it, with full jitter.
+    public var baseBackoff: Duration = .milliseconds(250)
+    /// The longest backoff, and the longest `Retry-After` honoured.
+    public var maxBackoff: Duration = .seconds(8)
+    /// Re-authenticate when less than this remains on the token (Q-TOKEN-TTL).
+    public var refreshMargin: Double = 300
+
+    public init() {}
+}
+
+/// The outcome of one `send`: the final answer, and every exchange it took.
+public struct ClientOutcome: Sendable {
+    public enum Result: Sendable {
+        case response(ResponseSummary)
+        /// No usable answer after the retries that were safe.
+        case failure(String)
+    }
+
+    public var result: Result
+    /// Every request made, in order (re-authentication and retries included), redacted, with
+    /// sequence numbers still to assign.
+    public var exchanges: [ExchangeRecord]
+}
+
+/// The Kira API over AsyncHTTPClient: the headers of Q-AUTH-HEADERS, `X-Api-Version` until the
+/// pin (Q-VERSION-HEADER), the token lifecycle of Q-TOKEN-TTL, timeouts, and bounded retries with
+/// jitter only where a retry cannot duplicate anything.
+public actor KiraAPIClient {
+    public let baseURL: String
+    let configuration: KiraClientConfiguration
+    let apiVersion: String
+    let http: HTTPClient
+    var apiKey: String
+    var clientID: String
+    var password: String
+    var token: (value: String, expiresAt: Date)?
+    var pinnedVersion: String?
+    /// Called for every backoff (injected so tests need not sleep).
+    let sleep: @Sendable (Duration) async -> Void
+
+    /// A client for `baseURL`; anything but loopback must be https.
+    public init(
+        baseURL: String, apiVersion: String, apiKey: String, clientID: String, password: String,
+        configuration: KiraClientConfiguration = KiraClientConfiguration(),
+        sleep: @escaping @Sendable (Duration) async -> Void = { try? await Task.sleep(for: $0) }
+    ) throws {
+        var base = baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        guard let url = URL(string: base), let scheme = url.scheme?.lowercased(), let host = url.host else {
+            throw KiraClientError(description: "\(baseURL) is not a URL such as https://api.balampay.com/sandbox")
+        }
+        guard scheme == "https" || (scheme == "http" && Self.isLoopback(host)) else {
+            throw KiraClientError(description: "\(baseURL) must use https: only loopback addresses may use plain http")
+        }
+        self.baseURL = base
+        self.apiVersion = apiVersion
+        self.apiKey = apiKey
+        self.clientID = clientID
+        self.password = password
+        self.configuration = configuration
+        self.sleep = sleep
+        var httpConfiguration = HTTPClient.Configuration()
+        httpConfiguration.timeout = .init(connect: .nanoseconds(configuration.connectTimeout.nanoseconds), read: nil)
+        httpConfiguration.redirectConfiguration = .disallow
+        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
+    }
+
+    /// Releases the connection pool.
+    public func shutdown() async {
+        try? await http.shutdown()
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+    }
+
+    /// Adopts a token captured from `/auth`.
+    public func setToken(_ value: String, lifetime: Double?) {
+        if token?.value == value { return }
+        token = (value, Date().addingTimeInterval(lifetime ?? 3600))
+    }
+
+    /// After the pin, `X-Api-Version` is no longer sent.
+    public func setPinnedVersion(_ version: String?) { pinnedVersion = version }
+
+    /// Secret values to mask in records.
+    var redactor: Redactor { Redactor(values: [apiKey, password, token?.value].compactMap { $0 }) }
+
+    /// Sends a rendered request, filling secret references with `secret`.
+    public func send(_ request: RenderedRequest, secret: @Sendable (String) -> String?) async -> ClientOutcome {
+        var exchanges: [ExchangeRecord] = []
+        if request.auth == .bearer {
+            let remaining = token.map { $0.expiresAt.timeIntervalSinceNow } ?? -1
+            if remaining < configuration.refreshMargin {
+                let note = token == nil ? "authenticate (no token in this run yet)" : "re-authenticate: the token has \(Int(max(0, remaining))) s left (Q-TOKEN-TTL)"
+                if let failure = await authenticate(request, note: note, exchanges: &exchanges) {
+                    return ClientOutcome(result: .failure(failure), exchanges: exchanges)
+                }
+            }
+        }
+        var outcome = await sendWithRetries(request, secret: secret, note: nil, exchanges: &exchanges)
+        if request.auth == .bearer, case .response(let response) = outcome, response.status == 401 {
+            // Once: re-authenticate and try again (Q-TOKEN-TTL).
+            if let failure = await authenticate(request, note: "re-authenticate after a 401 (Q-TOKEN-TTL)", exchanges: &exchanges) {
+                return ClientOutcome(result: .failure(failure), exchanges: exchanges)
+            }
+            outcome = await sendWithRetries(request, secret: secret, note: "sent again after re-authenticating", exchanges: &exchanges)
+        }
+        return ClientOutcome(result: outcome, exchanges: exchanges)
+    }
+
+    /// `POST /auth` for the client's own token; returns why it failed, if it did.
+    func authenticate(_ cause: RenderedRequest, note: String, exchanges: inout [ExchangeRecord]) async -> String? {
+        let auth = RenderedRequest(
+            stepID: cause.stepID, requestID: "auth", label: note, method: "POST", path: "/auth", auth: .apiKey, idempotencyKey: nil,
+            body: ["client_id": .string(clientID), "password": "{{ password }}"], repeatable: true
+        )
+        let password = self.password
+        let result = await sendWithRetries(auth, secret: { $0 == "password" ? password : nil }, note: note, exchanges: &exchanges)
+        guard case .response(let response) = result else {
+            if case .failure(let message) = result { return "Re-authentication failed: \(message)" }
+            return "Re-authentication failed"
+        }
+        guard response.status == 200, let json = response.json,
+            let value = (json["data"]?["access_token"] ?? json["access_token"])?.stringValue
+        else {
+            let message = response.json?["message"]?.stringValue ?? "HTTP \(response.status)"
+            return "Re-authentication failed: \(message)"
+        }
+        let lifetime = (json["data"]?["expires_in"] ?? json["expires_in"])?.doubleValue
+        token = (value, Date().addingTimeInterval(lifetime ?? 3600))
+        return nil
+    }
+
+    /// One logical request: retried with backoff and jitter when that is safe.
+    func sendWithRetries(
+        _ request: RenderedRequest, secret: @Sendable (String) -> String?, note: String?, exchanges: inout [ExchangeRecord]
+    ) async -> ClientOutcome.Result {
+        let retryable = request.method == "GET" || request.idempotencyKey != nil || request.requestID == "auth"
+        var attempt = 1
+        var attemptNote = note
+        while true {
+            let (result, exchange, retryAfter) = await attemptOnce(request, secret: secret, note: attemptNote)
+            exchanges.append(exchange)
+            let transient: String?
+            switch result {
+            case .failure(let message): transient = message
+            case .response(let response):
+                transient = [429, 502, 503, 504].contains(response.status) ? "HTTP \(response.status)" : nil
+            }
+            guard let reason = transient, retryable, attempt < configuration.maxAttempts else { return result }
+            let exponential = configuration.baseBackoff * (1 << (attempt - 1))
+            var delay = min(configuration.maxBackoff, .nanoseconds(Int64.random(in: 0...max(1, exponential.nanoseconds))))
+            if let retryAfter { delay = min(configuration.maxBackoff, .seconds(retryAfter)) }
+            await sleep(delay)
+            attempt += 1
+            attemptNote = "retry \(attempt - 1) after \(reason)\(retryAfter.map { " (Retry-After: \($0) s)" } ?? "")"
+        }
+    }
+
+    /// One HTTP round trip, recorded.
+    func attemptOnce(_ request: RenderedRequest, secret: @Sendable (String) -> String?, note: String?) async -> (
+        ClientOutcome.Result, ExchangeRecord, Int?
+    ) {
+        let url = baseURL + request.path
+        let headers = Self.headers(for: request, apiKey: apiKey, token: token?.value, pinnedVersion: pinnedVersion, apiVersion: apiVersion)
+        let bodyBytes = request.body.map { Self.fill($0, secret: secret).serialized() } ?? []
+        var httpRequest = HTTPClientRequest(url: url)
+        httpRequest.method = HTTPMethod(rawValue: request.method)
+        for (name, value) in headers { httpRequest.headers.add(name: name, value: value) }
+        if !bodyBytes.isEmpty { httpRequest.body = .bytes(ByteBuffer(bytes: bodyBytes)) }
+
+        let redactor = self.redactor
+        let started = Date()
+        let clock = ContinuousClock()
+        let begin = clock.now
+        var record = ExchangeRecord(
+            sequence: 0, stepID: request.stepID, requestID: request.requestID, note: note, method: request.method, url: url,
+            requestHeaders: redactor.redact(headers: headers),
+            requestBody: request.body.map { redactor.redact(Self.mask(secretReferencesIn: $0)).text(.pretty) }, status: nil,
+            responseHeaders: [], responseBody: nil, error: nil, startedAt: started, durationMilliseconds: 0
+        )
+        do {
+            let response = try await http.execute(httpRequest, timeout: .nanoseconds(configuration.requestTimeout.nanoseconds))
+            let body = Array(buffer: try await response.body.collect(upTo: 16 << 20))
+            let elapsed = clock.now - begin
+            record.durationMilliseconds = elapsed.milliseconds
+            record.status = Int(response.status.code)
+            record.responseHeaders = redactor.redact(headers: response.headers.map { ($0.name, $0.value) })
+            record.responseBody = redactor.recordable(body: body)
+            let json = try? JSONValue.parse(body)
+            if json == nil, !body.isEmpty {
+                let type = response.headers.first(name: "content-type") ?? "unknown type"
+                record.error = "The body is not JSON (\(type)); shown as text."
+            }
+            let retryAfter = response.headers.first(name: "retry-after").flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            return (
+                .response(ResponseSummary(status: Int(response.status.code), json: json, text: String(decoding: body, as: UTF8.self))),
+                record, retryAfter
+            )
+        } catch {
+            record.durationMilliseconds = (clock.now - begin).milliseconds
+            let message = Self.describe(error, url: url)
+            record.error = message
+            return (.failure(message), record, nil)
+        }
+    }
+
+    /// The headers a request carries (Q-AUTH-HEADERS, Q-VERSION-HEADER, Q-IDEMPOTENCY).
+    public static func headers(
+        for request: RenderedRequest, apiKey: String, token: String?, pinnedVersion: String?, apiVersion: String
+    ) -> [(String, String)] {
+        var headers: [(String, String)] = [("accept", "application/json"), ("user-agent", "kira-walkthrough")]
+        if request.auth != .none { headers.append(("x-api-key", apiKey)) }
+        if request.auth == .bearer { headers.append(("authorization", "Bearer \(token ?? "<token from step 2>")")) }
+        if pinnedVersion == nil { headers.append(("x-api-version", apiVersion)) }
+        if let key = request.idempotencyKey { headers.append(("idempotency-key", key)) }
+        if request.body != nil { headers.append(("content-type", "application/json")) }
+        return headers
+    }
+
+    /// What a request will look like on the wire, secrets masked: for showing before sending.
+    public func preview(_ request: RenderedRequest) -> (url: String, headers: [(String, String)], body: JSONValue?) {
+        let headers = Self.headers(for: request, apiKey: apiKey, token: token?.value, pinnedVersion: pinnedVersion, apiVersion: apiVersion)
+        return (baseURL + request.path, redactor.redact(headers: headers).map { ($0[0], $0[1]) }, request.body.map { Self.mask(secretReferencesIn: $0) })
+    }
+
+    static func describe(_ error: any Error, url: String) -> String {
+        let text = String(describing: error)
+        if text.contains("deadlineExceeded") || text.contains("readTimeout") { return "No answer from \(url) in time (timed out)" }
+        if text.contains("connectTimeout") { return "Could not connect to \(url) in time" }
+        if text.contains("connectionRefused") || text.contains("Connection refused") { return "Connection refused by \(url)" }
+        if text.contains("remoteConnectionClosed") || text.contains("closed") || text.contains("reset") {
+            return "The connection to \(url) was dropped before a complete answer"
+        }
+        return "Request to \(url) failed: \(text)"
+    }
+
+    /// Fills `{{ name }}` secret references in a body.
+    static func fill(_ value: JSONValue, secret: (String) -> String?) -> JSONValue {
+        switch value {
+        case .string(let text):
+            guard text.contains("{{"), let template = try? Template(parsing: text) else { return value }
+            return .string(template.render { secret($0) ?? "" } ?? text)
+        case .array(let items): return .array(items.map { fill($0, secret: secret) })
+        case .object(let object): return .object(JSONObject(object.entries.map { ($0.key, fill($0.value, secret: secret)) }))
+        default: return value
+        }
+    }
+
+    /// Secret references shown as the mask in records.
+    static func mask(secretReferencesIn value: JSONValue) -> JSONValue {
+        fill(value) { _ in Redactor.mask }
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+
+    var milliseconds: Double { Double(nanoseconds) / 1_000_000 }
+}

@@ -1,0 +1,209 @@
+import Foundation
+import KiraJSON
+import WalkthroughCore
+import WalkthroughRunner
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The plain line mode: prints each step, request, response, capture and quirk; asks on standard
+/// input when it is a terminal; with `--yes`, takes every default and recommended remedy.
+struct PlainPresenter: WalkthroughPresenter {
+    /// Take defaults and recommended remedies without asking.
+    var unattended: Bool
+    /// Standard input is a terminal (questions can be asked).
+    var interactive: Bool
+
+    func out(_ text: String) { printLine(text) }
+
+    func indent(_ text: String, by prefix: String = "    ") -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false).map { prefix + $0 }.joined(separator: "\n")
+    }
+
+    func wrap(_ text: String, width: Int = 96) -> String {
+        var lines: [String] = []
+        var line = ""
+        for word in text.split(whereSeparator: { $0 == " " || $0 == "\n" }) {
+            if line.count + word.count + 1 > width, !line.isEmpty {
+                lines.append(line)
+                line = ""
+            }
+            line += (line.isEmpty ? "" : " ") + word
+        }
+        if !line.isEmpty { lines.append(line) }
+        return lines.joined(separator: "\n")
+    }
+
+    func stepStarted(index: Int, of total: Int, step: FlowStep, state: StepState) async {
+        out("")
+        out("━━ Step \(index + 1) of \(total) · \(step.title) ━━\(state == .pending ? "" : " (resuming: \(state.rawValue))")")
+        out(indent(wrap(step.explain), by: "  "))
+    }
+
+    func requestPreview(url: String, method: String, headers: [(String, String)], body: JSONValue?, label: String?) async {
+        out("")
+        out("→ Request it will send\(label.map { ": \($0)" } ?? "")")
+        out("    \(method) \(url)")
+        for (name, value) in headers { out("    \(name): \(value)") }
+        if let body { out(indent(body.text(.pretty))) }
+    }
+
+    func confirmSend() async -> Bool {
+        guard !unattended, interactive else { return true }
+        FileHandle.standardOutput.write(Data("  Send it? [Y/n/q] ".utf8))
+        guard let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() else { return false }
+        return !(answer == "n" || answer == "q" || answer == "no")
+    }
+
+    func exchange(_ exchange: ExchangeRecord) async {
+        let timing = String(format: "%.0f ms", exchange.durationMilliseconds)
+        if let note = exchange.note { out("  ↻ \(exchange.method) \(exchange.url) — \(note)") }
+        if let status = exchange.status {
+            out("← Response it got: \(status) \(HTTPStatusText.reason(status)) (\(timing))")
+        } else {
+            out("← No response (\(timing)): \(exchange.error ?? "unknown error")")
+        }
+        if exchange.status != nil, let error = exchange.error { out("    ⚠ \(error)") }
+        if let body = exchange.responseBody {
+            let lines = body.split(separator: "\n", omittingEmptySubsequences: false)
+            let shown = lines.prefix(60).joined(separator: "\n")
+            out(indent(shown))
+            if lines.count > 60 { out("    … \(lines.count - 60) more lines") }
+        }
+    }
+
+    func captured(_ captures: [(name: String, value: String)]) async {
+        out("  Captured: " + captures.map { "\($0.name) = \($0.value)" }.joined(separator: ", "))
+    }
+
+    func events(_ events: [SessionEvent]) async {
+        for event in events {
+            switch event.kind {
+            case .quirk: out("\n⚑ \(event.quirkID ?? "quirk") — the flow stopped on a known sandbox quirk:\n" + indent(wrap(event.text)))
+            case .note: out("ℹ \(event.quirkID.map { "\($0): " } ?? "")" + wrap(event.text))
+            case .remedy: out("  ➜ \(event.text)")
+            case .operator: out("  ☎ \(event.text)")
+            case .search: out("  ✓ \(event.text)")
+            case .input, .resume: break
+            }
+        }
+    }
+
+    func ask(_ input: InputRequest) async -> String? {
+        if let error = input.error { out("  ✗ \(error)") }
+        if unattended || !interactive {
+            if let value = input.defaultValue {
+                out("  \(input.name) = \(value) (default)")
+                return value
+            }
+            if input.optional {
+                out("  \(input.name): not set")
+                return ""
+            }
+            if !interactive || input.error != nil {
+                printError("kira-walkthrough: \(input.prompt): set \(input.name.uppercased()) in the environment or run in a terminal to type it")
+                return nil
+            }
+        }
+        let hint = input.defaultValue.map { " [\($0)]" } ?? (input.optional ? " (optional)" : "")
+        let prompt = "  \(input.prompt)\(hint): "
+        let answer: String?
+        if input.secret {
+            answer = readSecret(prompt)
+        } else {
+            FileHandle.standardOutput.write(Data(prompt.utf8))
+            answer = readLine()
+        }
+        guard let answer else { return nil }
+        if answer.isEmpty, let value = input.defaultValue { return value }
+        return answer
+    }
+
+    func readSecret(_ prompt: String) -> String? {
+        FileHandle.standardOutput.write(Data(prompt.utf8))
+        var settings = termios()
+        tcgetattr(STDIN_FILENO, &settings)
+        var hidden = settings
+        hidden.c_lflag &= ~tcflag_t(ECHO)
+        tcsetattr(STDIN_FILENO, TCSANOW, &hidden)
+        defer {
+            tcsetattr(STDIN_FILENO, TCSANOW, &settings)
+            out("")
+        }
+        return readLine()
+    }
+
+    func choose(_ blocked: BlockedQuirk) async -> Int? {
+        out("  Ways past it:")
+        for (index, remedy) in blocked.remedies.enumerated() {
+            let mark = remedy.recommended ? " (recommended)" : ""
+            let unavailable = remedy.available ? "" : " — unavailable: \(remedy.unavailableReason ?? "")"
+            out("    \(index + 1). \(remedy.label)\(mark)\(unavailable)")
+        }
+        if unattended || !interactive {
+            guard let recommended = blocked.recommended else { return nil }
+            out("  ➜ Taking \(recommended + 1) (--yes).")
+            return recommended
+        }
+        while true {
+            let fallback = blocked.recommended.map { "\($0 + 1)" } ?? ""
+            FileHandle.standardOutput.write(Data("  Choose [\(fallback)] (q to stop): ".utf8))
+            guard let answer = readLine()?.trimmingCharacters(in: .whitespaces) else { return nil }
+            if answer == "q" { return nil }
+            if answer.isEmpty, let recommended = blocked.recommended { return recommended }
+            if let number = Int(answer), blocked.remedies.indices.contains(number - 1), blocked.remedies[number - 1].available {
+                return number - 1
+            }
+            out("  Type a number from the list.")
+        }
+    }
+
+    func askResend(_ request: RenderedRequest) async -> Bool? {
+        out("  The run stopped while this request was in flight, and it carries no idempotency key, so the")
+        out("  sandbox cannot tell a resend from a new request.")
+        if unattended || !interactive {
+            out("  ➜ Sending it again (--yes): in the sandbox a repeated \(request.requestID) is harmless.")
+            return true
+        }
+        FileHandle.standardOutput.write(Data("  Send it again? [y/N/q] ".utf8))
+        guard let answer = readLine()?.lowercased() else { return nil }
+        if answer == "q" { return nil }
+        return answer == "y" || answer == "yes"
+    }
+
+    func failed(stepID: String, message: String) async -> FailureChoice {
+        out("\n✗ Step \(stepID) failed: \(message)")
+        guard !unattended, interactive else { return .quit }
+        FileHandle.standardOutput.write(Data("  [r]etry, [s]kip the step, or [q]uit? ".utf8))
+        switch readLine()?.lowercased() {
+        case "r", "retry": return .retry
+        case "s", "skip": return .skip
+        default: return .quit
+        }
+    }
+
+    func waiting(seconds: Double, attempt: Int, quirk: String?, explain: String?) async {
+        let about = quirk.map { " — waiting on \($0)\(explain.map { ": \($0)" } ?? "")" } ?? ""
+        out(String(format: "  … poll %d, next in %.1f s%@", attempt, seconds, about))
+    }
+
+    func operatorAction(_ action: OperatorRequest) async {
+        // The engine's operator event already said what happens.
+    }
+
+    func notice(_ text: String) async { out(text) }
+}
+
+/// Reason phrases for the statuses the API uses.
+enum HTTPStatusText {
+    static func reason(_ status: Int) -> String {
+        [
+            200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+            409: "Conflict", 413: "Payload Too Large", 415: "Unsupported Media Type", 422: "Unprocessable Entity", 429: "Too Many Requests",
+            500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+        ][status] ?? ""
+    }
+}

@@ -1,0 +1,569 @@
+import Foundation
+import KiraJSON
+import Yams
+
+/// One problem found in a flow file.
+public struct FlowProblem: Sendable, Hashable, CustomStringConvertible {
+    public var location: SourceLocation
+    public var message: String
+    public var description: String { "\(location): \(message)" }
+}
+
+/// A flow file that cannot be used, with every problem found in it.
+public struct FlowLoadError: Error, Sendable, CustomStringConvertible {
+    public var problems: [FlowProblem]
+    public var description: String { problems.map(\.description).joined(separator: "\n") }
+}
+
+/// Turns flow YAML into a validated `Flow`.
+///
+/// Pure: it reads text, not files. The whole file is checked before anything is returned, so one
+/// run reports every problem, each with its file, line and column. A reference to an unknown input
+/// or capture is one of them: it fails here, never at send time.
+public struct FlowLoader {
+    let file: String
+    var problems: [FlowProblem] = []
+
+    /// Loads `text`, naming `file` in problems.
+    public static func load(_ text: String, file: String) throws(FlowLoadError) -> Flow {
+        var loader = FlowLoader(file: file)
+        let flow = loader.parse(text)
+        if let flow, loader.problems.isEmpty {
+            loader.validate(flow)
+        }
+        guard let flow, loader.problems.isEmpty else {
+            throw FlowLoadError(problems: loader.problems.sorted { ($0.location.line, $0.location.column) < ($1.location.line, $1.location.column) })
+        }
+        return flow
+    }
+
+    init(file: String) { self.file = file }
+
+    // MARK: Problems
+
+    func location(_ node: Node?) -> SourceLocation {
+        SourceLocation(file: file, line: node?.mark?.line ?? 1, column: node?.mark?.column ?? 1)
+    }
+
+    mutating func problem(_ node: Node?, _ message: String) {
+        problems.append(FlowProblem(location: location(node), message: message))
+    }
+
+    // MARK: Parsing
+
+    mutating func parse(_ text: String) -> Flow? {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            problems.append(Self.problem(from: error, file: file))
+            return nil
+        } catch {
+            problems.append(FlowProblem(location: SourceLocation(file: file, line: 1, column: 1), message: "\(error)"))
+            return nil
+        }
+        guard let root, let mapping = root.mapping else {
+            problem(root, "A flow is a mapping with flow, title, api_version, inputs and steps")
+            return nil
+        }
+        checkKeys(mapping, allowed: ["flow", "title", "api_version", "inputs", "steps"], in: "a flow")
+        let id = requiredString(mapping, "flow", in: root) ?? "flow"
+        let title = requiredString(mapping, "title", in: root) ?? id
+        let apiVersion = requiredString(mapping, "api_version", in: root) ?? ""
+        var inputs: [FlowInput] = []
+        if let inputsNode = mapping["inputs"] {
+            if let inputMapping = inputsNode.mapping {
+                for (key, value) in inputMapping {
+                    if let input = parseInput(name: key, value) { inputs.append(input) }
+                }
+            } else {
+                problem(inputsNode, "inputs must be a mapping of input names to their settings")
+            }
+        }
+        var steps: [FlowStep] = []
+        if let stepsNode = mapping["steps"] {
+            if let sequence = stepsNode.sequence {
+                for stepNode in sequence {
+                    if let step = parseStep(stepNode) { steps.append(step) }
+                }
+            } else {
+                problem(stepsNode, "steps must be a list")
+            }
+        } else {
+            problem(root, "A flow needs steps")
+        }
+        return Flow(id: id, title: title, apiVersion: apiVersion, inputs: inputs, steps: steps, file: file)
+    }
+
+    static func problem(from error: YamlError, file: String) -> FlowProblem {
+        switch error {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            let detail = context.map { "\($0.text); " } ?? ""
+            return FlowProblem(
+                location: SourceLocation(file: file, line: mark.line, column: mark.column), message: "YAML: \(detail)\(problem)"
+            )
+        case .reader(let problem, let offset, _, _):
+            return FlowProblem(location: SourceLocation(file: file, line: 1, column: (offset ?? 0) + 1), message: "YAML: \(problem)")
+        default:
+            return FlowProblem(location: SourceLocation(file: file, line: 1, column: 1), message: "YAML: \(error)")
+        }
+    }
+
+    mutating func checkKeys(_ mapping: Node.Mapping, allowed: Set<String>, in what: String) {
+        for key in mapping.keys {
+            guard let name = key.string else {
+                problem(key, "Keys of \(what) must be strings")
+                continue
+            }
+            if !allowed.contains(name) {
+                problem(key, "Unknown key '\(name)' in \(what); expected one of: \(allowed.sorted().joined(separator: ", "))")
+            }
+        }
+    }
+
+    mutating func requiredString(_ mapping: Node.Mapping, _ key: String, in parent: Node?) -> String? {
+        guard let node = mapping[key] else {
+            problem(parent, "Missing '\(key)'")
+            return nil
+        }
+        return string(node, key)
+    }
+
+    mutating func string(_ node: Node, _ what: String) -> String? {
+        guard let scalar = node.scalar else {
+            problem(node, "'\(what)' must be a text value")
+            return nil
+        }
+        return scalar.string
+    }
+
+    mutating func optionalString(_ mapping: Node.Mapping, _ key: String) -> String? {
+        guard let node = mapping[key] else { return nil }
+        return string(node, key)
+    }
+
+    mutating func bool(_ mapping: Node.Mapping, _ key: String) -> Bool {
+        guard let node = mapping[key] else { return false }
+        guard let value = node.bool else {
+            problem(node, "'\(key)' must be true or false")
+            return false
+        }
+        return value
+    }
+
+    /// Seconds from a number (`2`, `0.5`) or a string with a unit (`500ms`, `2s`, `10m`, `1h`).
+    mutating func seconds(_ mapping: Node.Mapping, _ key: String) -> Double? {
+        guard let node = mapping[key] else { return nil }
+        guard let text = node.scalar?.string else {
+            problem(node, "'\(key)' must be a duration such as 2s, 500ms or 10m")
+            return nil
+        }
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        for (suffix, factor) in units where text.hasSuffix(suffix) {
+            if let value = Double(text.dropLast(suffix.count)), value >= 0 { return value * factor }
+        }
+        if let value = Double(text), value >= 0 { return value }
+        problem(node, "'\(key)' must be a duration such as 2s, 500ms or 10m, not '\(text)'")
+        return nil
+    }
+
+    mutating func template(_ node: Node, _ text: String) -> Template? {
+        do {
+            return try Template(parsing: text)
+        } catch {
+            problem(node, "In '\(text)': \(error.message)")
+            return nil
+        }
+    }
+
+    mutating func parseInput(name keyNode: Node, _ node: Node) -> FlowInput? {
+        guard let name = keyNode.string, Self.isName(name) else {
+            problem(keyNode, "Input names use letters, digits and '_'")
+            return nil
+        }
+        guard let mapping = node.mapping else {
+            problem(node, "Input '\(name)' must be a mapping (env, prompt, secret, default, format, optional, generate, credential)")
+            return nil
+        }
+        checkKeys(mapping, allowed: ["env", "prompt", "secret", "default", "format", "optional", "generate", "credential"], in: "input '\(name)'")
+        var format = FlowInput.Format.text
+        if let node = mapping["format"], let text = string(node, "format") {
+            if let value = FlowInput.Format(rawValue: text) { format = value } else { problem(node, "format must be text, uuid or amount") }
+        }
+        var generator: FlowInput.Generator?
+        if let node = mapping["generate"], let text = string(node, "generate") {
+            generator = FlowInput.Generator(rawValue: text)
+            if generator == nil { problem(node, "generate must be uuid or short_id") }
+        }
+        var credential: Credential?
+        if let node = mapping["credential"], let text = string(node, "credential") {
+            if let value = Credential(rawValue: text) { credential = value } else {
+                problem(node, "credential must be api_key, client_id or password")
+            }
+        }
+        let defaultValue = optionalString(mapping, "default")
+        if let defaultValue, let node = mapping["default"] { _ = template(node, defaultValue) }
+        return FlowInput(
+            name: name, env: optionalString(mapping, "env"), prompt: optionalString(mapping, "prompt") ?? name,
+            secret: bool(mapping, "secret"), defaultValue: defaultValue, format: format, optional: bool(mapping, "optional"),
+            generate: generator, credential: credential, location: location(keyNode)
+        )
+    }
+
+    static func isName(_ text: String) -> Bool {
+        !text.isEmpty && text.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" }
+    }
+
+    mutating func parseStep(_ node: Node) -> FlowStep? {
+        guard let mapping = node.mapping else {
+            problem(node, "A step is a mapping with id, title, explain and requests")
+            return nil
+        }
+        checkKeys(mapping, allowed: ["id", "title", "explain", "inputs", "requests"], in: "a step")
+        let id = requiredString(mapping, "id", in: node) ?? ""
+        if !Self.isName(id) { problem(mapping["id"] ?? node, "A step id uses letters, digits and '_'") }
+        let title = requiredString(mapping, "title", in: node) ?? id
+        let explain = requiredString(mapping, "explain", in: node) ?? ""
+        if let explainNode = mapping["explain"] { _ = template(explainNode, explain) }
+        var inputs: [String] = []
+        if let inputsNode = mapping["inputs"] {
+            if let sequence = inputsNode.sequence {
+                inputs = sequence.compactMap { string($0, "inputs") }
+            } else {
+                problem(inputsNode, "A step's inputs are a list of input names")
+            }
+        }
+        var requests: [FlowRequest] = []
+        if let requestsNode = mapping["requests"] {
+            if let sequence = requestsNode.sequence {
+                requests = sequence.compactMap { parseRequest($0) }
+            } else {
+                problem(requestsNode, "requests must be a list")
+            }
+        }
+        return FlowStep(id: id, title: title, explain: explain, inputs: inputs, requests: requests, location: location(node))
+    }
+
+    static let requestKeys: Set<String> = [
+        "id", "label", "method", "path", "auth", "idempotency", "safe_to_repeat", "body", "expect", "capture", "wait", "quirks", "when",
+    ]
+
+    mutating func parseRequest(_ node: Node) -> FlowRequest? {
+        guard let mapping = node.mapping else {
+            problem(node, "A request is a mapping with id, method, path, …")
+            return nil
+        }
+        checkKeys(mapping, allowed: Self.requestKeys, in: "a request")
+        let id = requiredString(mapping, "id", in: node) ?? ""
+        if !Self.isName(id) { problem(mapping["id"] ?? node, "A request id uses letters, digits and '_'") }
+        let method = (requiredString(mapping, "method", in: node) ?? "GET").uppercased()
+        if !["GET", "POST", "PUT", "DELETE"].contains(method) { problem(mapping["method"], "method must be GET, POST, PUT or DELETE") }
+        let pathText = requiredString(mapping, "path", in: node) ?? "/"
+        if !pathText.hasPrefix("/") { problem(mapping["path"], "A path starts with '/' (it is appended to the target's base URL)") }
+        let path = mapping["path"].flatMap { template($0, pathText) } ?? (try? Template(parsing: "/"))!
+        var auth = AuthMode.bearer
+        if let authNode = mapping["auth"], let text = string(authNode, "auth") {
+            if let value = AuthMode(rawValue: text) { auth = value } else { problem(authNode, "auth must be none, api_key or bearer") }
+        }
+        var body: JSONValue?
+        if let bodyNode = mapping["body"] {
+            body = json(bodyNode)
+            if let body {
+                do { _ = try body.templateReferences() } catch { problem(bodyNode, "In the body: \(error.message)") }
+            }
+        }
+        var expect: [Int] = []
+        if let expectNode = mapping["expect"] {
+            expect = integers(expectNode, "expect")
+        } else {
+            problem(node, "Missing 'expect': the statuses that mean success")
+        }
+        var captures: [Capture] = []
+        if let captureNode = mapping["capture"] {
+            if let captureMapping = captureNode.mapping {
+                for (key, value) in captureMapping {
+                    if let capture = parseCapture(key, value) { captures.append(capture) }
+                }
+            } else {
+                problem(captureNode, "capture is a mapping of names to JSON paths")
+            }
+        }
+        var condition: RequestCondition?
+        if let whenNode = mapping["when"] {
+            if let whenMapping = whenNode.mapping, whenMapping.count == 1, let key = whenMapping.keys.first?.string,
+                key == "set" || key == "unset", let name = whenMapping[key]?.string
+            {
+                condition = RequestCondition(input: name, whenSet: key == "set")
+            } else {
+                problem(whenNode, "when is {set: INPUT} or {unset: INPUT}")
+            }
+        }
+        var wait: WaitSpec?
+        if let waitNode = mapping["wait"] { wait = parseWait(waitNode) }
+        var quirks: [QuirkRule] = []
+        if let quirksNode = mapping["quirks"] {
+            if let sequence = quirksNode.sequence {
+                quirks = sequence.compactMap { parseQuirk($0) }
+            } else {
+                problem(quirksNode, "quirks must be a list")
+            }
+        }
+        return FlowRequest(
+            id: id, label: optionalString(mapping, "label"), method: method, path: path, auth: auth,
+            idempotency: bool(mapping, "idempotency"), safeToRepeat: bool(mapping, "safe_to_repeat"), body: body, expect: expect,
+            captures: captures, wait: wait, quirks: quirks, condition: condition, location: location(node)
+        )
+    }
+
+    mutating func integers(_ node: Node, _ what: String) -> [Int] {
+        let nodes = node.sequence.map(Array.init) ?? [node]
+        var values: [Int] = []
+        for item in nodes {
+            if let value = item.int, (100...599).contains(value) { values.append(value) } else {
+                problem(item, "'\(what)' holds HTTP statuses (100-599)")
+            }
+        }
+        return values
+    }
+
+    mutating func json(_ node: Node) -> JSONValue? {
+        switch node {
+        case .scalar(let scalar):
+            if scalar.style == .plain {
+                if node.null != nil { return .null }
+                if let bool = node.bool { return .bool(bool) }
+                if node.int != nil || node.float != nil, JSONValue.isNumberLexeme(scalar.string) { return .number(scalar.string) }
+            }
+            return .string(scalar.string)
+        case .sequence(let sequence):
+            var items: [JSONValue] = []
+            for item in sequence {
+                guard let value = json(item) else { return nil }
+                items.append(value)
+            }
+            return .array(items)
+        case .mapping(let mapping):
+            var object = JSONObject()
+            for (key, value) in mapping {
+                guard let name = key.string else {
+                    problem(key, "JSON keys must be strings")
+                    return nil
+                }
+                guard let converted = json(value) else { return nil }
+                object[name] = converted
+            }
+            return .object(object)
+        case .alias:
+            problem(node, "YAML aliases are not supported in a flow")
+            return nil
+        }
+    }
+
+    mutating func paths(_ node: Node) -> [JSONPath] {
+        let nodes = node.sequence.map(Array.init) ?? [node]
+        var result: [JSONPath] = []
+        for item in nodes {
+            guard let text = item.string, let path = JSONPath(text) else {
+                problem(item, "A JSON path looks like data.id or data.0.id")
+                continue
+            }
+            result.append(path)
+        }
+        return result
+    }
+
+    mutating func parseCapture(_ keyNode: Node, _ node: Node) -> Capture? {
+        guard let name = keyNode.string, Self.isName(name) else {
+            problem(keyNode, "Capture names use letters, digits and '_'")
+            return nil
+        }
+        if node.scalar != nil || node.sequence != nil {
+            return Capture(name: name, paths: paths(node), secret: false, role: nil, location: location(keyNode))
+        }
+        guard let mapping = node.mapping else {
+            problem(node, "A capture is a path, a list of paths, or {path, secret, role}")
+            return nil
+        }
+        checkKeys(mapping, allowed: ["path", "secret", "role"], in: "capture '\(name)'")
+        guard let pathNode = mapping["path"] else {
+            problem(node, "Capture '\(name)' needs a path")
+            return nil
+        }
+        var role: Capture.Role?
+        if let roleNode = mapping["role"], let text = string(roleNode, "role") {
+            role = Capture.Role(rawValue: text)
+            if role == nil { problem(roleNode, "role must be bearer_token, token_lifetime or pinned_version") }
+        }
+        return Capture(name: name, paths: paths(pathNode), secret: bool(mapping, "secret"), role: role, location: location(keyNode))
+    }
+
+    mutating func parseCondition(_ node: Node) -> ResponseCondition? {
+        guard let mapping = node.mapping else {
+            problem(node, "A condition is a mapping: status, code, message_contains, field, equals, not_in, case_sensitive")
+            return nil
+        }
+        checkKeys(mapping, allowed: ["status", "code", "message_contains", "field", "equals", "not_in", "case_sensitive"], in: "a condition")
+        var condition = ResponseCondition()
+        if let statusNode = mapping["status"] { condition.status = integers(statusNode, "status") }
+        condition.code = optionalString(mapping, "code")
+        condition.messageContains = optionalString(mapping, "message_contains")
+        if let fieldNode = mapping["field"] {
+            if let text = fieldNode.string, let path = JSONPath(text) { condition.field = path } else { problem(fieldNode, "field is a JSON path") }
+        }
+        func values(_ key: String) -> [JSONValue]? {
+            guard let node = mapping[key] else { return nil }
+            guard let value = json(node) else { return nil }
+            if case .array(let items) = value { return items }
+            return [value]
+        }
+        condition.equals = values("equals")
+        condition.notIn = values("not_in")
+        if (condition.equals != nil || condition.notIn != nil), condition.field == nil {
+            problem(node, "equals and not_in need a field")
+        }
+        condition.caseSensitive = bool(mapping, "case_sensitive")
+        if mapping.count == 0 { problem(node, "An empty condition would match everything") }
+        return condition
+    }
+
+    mutating func parseWait(_ node: Node) -> WaitSpec? {
+        guard let mapping = node.mapping else {
+            problem(node, "wait is a mapping: until, interval, backoff, max_interval, timeout, quirk, explain")
+            return nil
+        }
+        checkKeys(mapping, allowed: ["until", "interval", "backoff", "max_interval", "timeout", "quirk", "explain"], in: "a wait")
+        guard let untilNode = mapping["until"], let until = parseCondition(untilNode) else {
+            if mapping["until"] == nil { problem(node, "A wait needs 'until': the condition it waits for") }
+            return nil
+        }
+        guard let timeout = seconds(mapping, "timeout") else {
+            if mapping["timeout"] == nil { problem(node, "A wait needs an overall 'timeout'") }
+            return nil
+        }
+        let interval = seconds(mapping, "interval") ?? 2
+        var backoff = 1.0
+        if let backoffNode = mapping["backoff"] {
+            if let value = backoffNode.float ?? backoffNode.int.map(Double.init), value >= 1 { backoff = value } else {
+                problem(backoffNode, "backoff is a factor of at least 1")
+            }
+        }
+        return WaitSpec(
+            until: until, interval: interval, backoff: backoff, maxInterval: seconds(mapping, "max_interval") ?? max(interval, 30),
+            timeout: timeout, quirk: optionalString(mapping, "quirk"), explain: optionalString(mapping, "explain")
+        )
+    }
+
+    mutating func parseQuirk(_ node: Node) -> QuirkRule? {
+        guard let mapping = node.mapping else {
+            problem(node, "A quirk is a mapping: id, when, effect, explain, remedies")
+            return nil
+        }
+        checkKeys(mapping, allowed: ["id", "when", "effect", "explain", "remedies"], in: "a quirk")
+        let id = requiredString(mapping, "id", in: node) ?? ""
+        guard let whenNode = mapping["when"] else {
+            problem(node, "Quirk \(id) needs 'when'")
+            return nil
+        }
+        guard let when = parseCondition(whenNode) else { return nil }
+        var effect = QuirkRule.Effect.block
+        if let effectNode = mapping["effect"], let text = string(effectNode, "effect") {
+            if let value = QuirkRule.Effect(rawValue: text) { effect = value } else { problem(effectNode, "effect must be block or note") }
+        }
+        let explain = requiredString(mapping, "explain", in: node) ?? ""
+        if let explainNode = mapping["explain"] { _ = template(explainNode, explain) }
+        var remedies: [Remedy] = []
+        if let remediesNode = mapping["remedies"] {
+            if let sequence = remediesNode.sequence {
+                remedies = sequence.compactMap { parseRemedy($0) }
+            } else {
+                problem(remediesNode, "remedies must be a list")
+            }
+        }
+        if effect == .block, remedies.isEmpty { problem(node, "A blocking quirk needs at least one remedy") }
+        return QuirkRule(id: id, when: when, effect: effect, explain: explain, remedies: remedies, location: location(node))
+    }
+
+    static let remedyKinds = ["request", "wait", "prompt", "search", "operator", "restart", "proceed", "stop"]
+
+    mutating func parseRemedy(_ node: Node) -> Remedy? {
+        guard let mapping = node.mapping else {
+            problem(node, "A remedy is a mapping with a label and one of: \(Self.remedyKinds.joined(separator: ", "))")
+            return nil
+        }
+        checkKeys(mapping, allowed: Set(Self.remedyKinds + ["label", "then"]), in: "a remedy")
+        let kinds = Self.remedyKinds.filter { mapping[$0] != nil }
+        guard kinds.count == 1, let kindName = kinds.first, let kindNode = mapping[kindName] else {
+            problem(node, "A remedy has exactly one of: \(Self.remedyKinds.joined(separator: ", "))")
+            return nil
+        }
+        let label = requiredString(mapping, "label", in: node) ?? kindName
+        if let labelNode = mapping["label"] { _ = template(labelNode, label) }
+        var then = Remedy.Continuation.retry
+        if let thenNode = mapping["then"], let text = string(thenNode, "then") {
+            if let value = Remedy.Continuation(rawValue: text) { then = value } else { problem(thenNode, "then must be retry or next") }
+        }
+        let kind: Remedy.Kind
+        switch kindName {
+        case "request":
+            guard let request = parseRequest(kindNode) else { return nil }
+            kind = .request(request)
+        case "wait":
+            kind = .wait
+        case "prompt":
+            guard let promptMapping = kindNode.mapping, let input = optionalString(promptMapping, "input") else {
+                problem(kindNode, "prompt is {input: NAME, request?: {…}}")
+                return nil
+            }
+            checkKeys(promptMapping, allowed: ["input", "request"], in: "a prompt remedy")
+            kind = .prompt(input: input, request: promptMapping["request"].flatMap { parseRequest($0) })
+        case "search":
+            guard let searchMapping = kindNode.mapping, let input = optionalString(searchMapping, "input") else {
+                problem(kindNode, "search is {input: NAME, span: \"20.48\", max_calls: 12}")
+                return nil
+            }
+            checkKeys(searchMapping, allowed: ["input", "span", "max_calls"], in: "a search remedy")
+            let span = optionalString(searchMapping, "span").flatMap(Amount.cents) ?? 2048
+            let maxCalls = searchMapping["max_calls"]?.int ?? 12
+            if maxCalls < 2 { problem(searchMapping["max_calls"], "max_calls must be at least 2") }
+            // One call checks the top of the span, the rest bisect it to the cent.
+            let needed = 1 + Int((Double(span)).log2Ceiling)
+            if needed > maxCalls {
+                problem(kindNode, "A span of \(Amount.format(span)) needs \(needed) calls to reach the cent; max_calls is \(maxCalls)")
+            }
+            kind = .search(input: input, spanCents: span, maxCalls: maxCalls)
+        case "operator":
+            guard let operatorMapping = kindNode.mapping, let action = optionalString(operatorMapping, "action"),
+                let verb = OperatorAction.Verb(rawValue: action), let id = optionalString(operatorMapping, "id")
+            else {
+                problem(kindNode, "operator is {action: verify_user|reject_user, id: \"{{ user_id }}\"}")
+                return nil
+            }
+            if let idNode = operatorMapping["id"] { _ = template(idNode, id) }
+            kind = .operatorAction(OperatorAction(verb: verb, id: id))
+        case "restart":
+            guard let from = string(kindNode, "restart") else { return nil }
+            kind = .restart(from: from)
+        case "proceed":
+            kind = .proceed
+        default:
+            let advice = string(kindNode, "stop") ?? ""
+            _ = template(kindNode, advice)
+            kind = .stop(advice: advice)
+        }
+        return Remedy(label: label, kind: kind, then: then, location: location(node))
+    }
+}
+
+extension Double {
+    /// ⌈log₂(self)⌉ for self ≥ 1.
+    var log2Ceiling: Double { self <= 1 ? 0 : (Foundation.log2(self)).rounded(.up) }
+}
+
+extension JSONValue {
+    /// Whether `text` is a JSON number lexeme (so YAML `100` becomes a number, `1_000` a string).
+    static func isNumberLexeme(_ text: String) -> Bool {
+        guard case .number? = try? JSONValue.parse(text) else { return false }
+        return true
+    }
+}

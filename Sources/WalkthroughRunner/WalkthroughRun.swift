@@ -1,0 +1,271 @@
+import DurableFiles
+import Foundation
+import KiraClient
+import KiraJSON
+import SessionStore
+import WalkthroughCore
+
+/// The target a run talks to, once resolved.
+public struct ResolvedTarget: Sendable {
+    public var kind: String
+    public var baseURL: String
+    public var isEmulator: Bool
+
+    public init(kind: String, baseURL: String, isEmulator: Bool) {
+        self.kind = kind
+        self.baseURL = baseURL
+        self.isEmulator = isEmulator
+    }
+}
+
+/// How a run ended; the command turns it into an exit code.
+public enum RunOutcome: Sendable, Equatable {
+    /// Every step is over.
+    case completed
+    /// Only a person can go on (exit code 3).
+    case blocked(String)
+    /// An error (exit code 1).
+    case failed(String)
+    /// The person stopped; the session is saved.
+    case quit
+}
+
+/// One run of a walkthrough: the engine, the client, the session store and a presenter.
+///
+/// The session is saved after every transition, before any request leaves.
+public struct WalkthroughRun: Sendable {
+    public var flow: Flow
+    public var store: SessionStore
+    public var sessionName: String
+    public var target: ResolvedTarget
+    public var sources: InputSources
+    public var presenter: any WalkthroughPresenter
+    /// Overrides every wait's timeout (seconds).
+    public var waitTimeout: Double?
+    public var clientConfiguration: KiraClientConfiguration
+    public var adminToken: String?
+
+    public init(
+        flow: Flow, store: SessionStore, sessionName: String, target: ResolvedTarget, sources: InputSources,
+        presenter: any WalkthroughPresenter, waitTimeout: Double? = nil, clientConfiguration: KiraClientConfiguration = KiraClientConfiguration(),
+        adminToken: String? = nil
+    ) {
+        self.flow = flow
+        self.store = store
+        self.sessionName = sessionName
+        self.target = target
+        self.sources = sources
+        self.presenter = presenter
+        self.waitTimeout = waitTimeout
+        self.clientConfiguration = clientConfiguration
+        self.adminToken = adminToken
+    }
+
+    /// Runs until the walkthrough is complete, blocked, failed or stopped.
+    public func run() async -> RunOutcome {
+        let lock: FileLock
+        do {
+            lock = try store.lock(sessionName)
+        } catch {
+            return .failed("\(error)")
+        }
+        defer { lock.release() }
+        let sessionTarget = SessionTarget(kind: target.kind, baseURL: target.baseURL, isEmulator: target.isEmulator)
+        var session: Session
+        do {
+            if let existing = try store.load(sessionName) {
+                guard existing.flowID == flow.id, existing.steps.map(\.id) == flow.steps.map(\.id) else {
+                    return .failed(
+                        "Session '\(sessionName)' belongs to flow '\(existing.flowID)', not '\(flow.id)'. Use another --session NAME or reset it."
+                    )
+                }
+                session = existing
+                session.target = sessionTarget
+            } else {
+                session = Session(name: sessionName, flow: flow, target: sessionTarget, now: Date())
+            }
+            try store.save(session)
+        } catch {
+            return .failed("\(error)")
+        }
+        var driver = Driver(run: self, engine: WalkthroughEngine(flow: flow, session: session, sources: sources))
+        driver.engine.waitTimeoutOverride = waitTimeout
+        let outcome = await driver.loop()
+        await driver.client?.shutdown()
+        return outcome
+    }
+}
+
+/// The loop that feeds the engine's actions to IO and the results back as events.
+struct Driver {
+    let run: WalkthroughRun
+    var engine: WalkthroughEngine
+    var client: KiraAPIClient?
+    var shownEvents = 0
+    var shownStep = -1
+    /// How each step stood when the run began: a step that had started before is "resumed".
+    let initialStates: [StepState]
+
+    init(run: WalkthroughRun, engine: WalkthroughEngine) {
+        self.run = run
+        self.engine = engine
+        shownEvents = engine.session.events.count
+        initialStates = engine.session.steps.map(\.state)
+        // Steps finished in earlier runs are not announced again.
+        shownStep = (engine.session.steps.firstIndex { !$0.state.isFinal } ?? engine.session.steps.count) - 1
+    }
+
+    var presenter: any WalkthroughPresenter { run.presenter }
+
+    mutating func save() throws {
+        try run.store.save(engine.session)
+    }
+
+    mutating func loop() async -> RunOutcome {
+        if engine.session.exchanges.count > 0, !engine.session.isComplete {
+            await presenter.notice("Resuming session '\(run.sessionName)' where it stopped.")
+        }
+        var action = engine.start(now: Date())
+        while true {
+            do {
+                try save()
+            } catch {
+                return .failed("Cannot save the session: \(error)")
+            }
+            await showProgress()
+            switch action {
+            case .finished:
+                return .completed
+            case .stopped(let advice):
+                return .blocked(advice)
+            case .needInput(let request):
+                guard let value = await presenter.ask(request) else { return .quit }
+                action = engine.provide(input: request.name, value: value, now: Date())
+            case .confirm(let request):
+                await preview(request)
+                guard await presenter.confirmSend() else { return .quit }
+                action = engine.confirm(now: Date())
+            case .send(let request):
+                if engine.session.steps[engine.session.cursor].state == .sending || engine.session.steps[engine.session.cursor].state == .waiting {
+                    // Write-ahead: the sending state and the idempotency key are on disk already.
+                }
+                action = await send(request)
+            case .askResend(let request):
+                await preview(request)
+                guard let again = await presenter.askResend(request) else { return .quit }
+                action = engine.resend(again, now: Date())
+            case .poll(let seconds, _):
+                let index = engine.session.cursor
+                let wait = engine.flow.steps[index].requests[safe: engine.session.steps[index].requestIndex]?.wait
+                await presenter.waiting(
+                    seconds: seconds, attempt: engine.session.steps[index].waitAttempt, quirk: wait?.quirk,
+                    explain: wait?.explain
+                )
+                try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+                if Task.isCancelled { return .quit }
+                action = engine.pollDue(now: Date())
+            case .blocked(let blocked):
+                guard let choice = await presenter.choose(blocked) else { return .quit }
+                action = engine.choose(remedy: choice, now: Date())
+            case .performOperator(let request):
+                await presenter.operatorAction(request)
+                let error = await EmulatorControls.perform(request, baseURL: run.target.baseURL, adminToken: run.adminToken)
+                action = engine.operatorFinished(error: error, now: Date())
+            case .failed(let stepID, let message):
+                switch await presenter.failed(stepID: stepID, message: message) {
+                case .retry: action = engine.retry(now: Date())
+                case .skip: action = engine.skip(now: Date())
+                case .quit: return .failed(message)
+                }
+            }
+        }
+    }
+
+    /// Shows a step header when the cursor moved, and events not shown yet.
+    mutating func showProgress() async {
+        // Every step the cursor passed, even one that finished within a single event (the
+        // credentials step, settled from the environment).
+        let last = min(engine.session.cursor, engine.flow.steps.count - 1)
+        while shownStep < last {
+            shownStep += 1
+            let initial = initialStates[shownStep]
+            await presenter.stepStarted(
+                index: shownStep, of: engine.flow.steps.count, step: engine.flow.steps[shownStep],
+                state: initial == .pending || initial.isFinal ? .pending : initial
+            )
+            if shownStep < engine.session.cursor {
+                await presenter.notice("  ✓ \(engine.session.steps[shownStep].state == .skipped ? "Skipped" : "Done")")
+            }
+        }
+        let events = engine.session.events
+        if events.count > shownEvents {
+            await presenter.events(Array(events[shownEvents...]))
+            shownEvents = events.count
+        }
+    }
+
+    mutating func ensureClient() -> String? {
+        if client != nil { return nil }
+        guard let apiKey = engine.credential(.apiKey), let clientID = engine.credential(.clientID),
+            let password = engine.credential(.password)
+        else { return "The credentials (api_key, client_id, password) are not known yet" }
+        do {
+            client = try KiraAPIClient(
+                baseURL: run.target.baseURL, apiVersion: engine.flow.apiVersion, apiKey: apiKey, clientID: clientID, password: password,
+                configuration: run.clientConfiguration
+            )
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    mutating func syncClient() async {
+        guard let client else { return }
+        if let bearer = engine.bearerToken { await client.setToken(bearer.token, lifetime: bearer.lifetime) }
+        await client.setPinnedVersion(engine.session.pinnedVersion)
+    }
+
+    mutating func preview(_ request: RenderedRequest) async {
+        if let problem = ensureClient() {
+            await presenter.notice(problem)
+            return
+        }
+        await syncClient()
+        guard let client else { return }
+        let preview = await client.preview(request)
+        await presenter.requestPreview(url: preview.url, method: request.method, headers: preview.headers, body: preview.body, label: request.label)
+    }
+
+    mutating func send(_ request: RenderedRequest) async -> EngineAction {
+        if let problem = ensureClient() { return engine.transportFailed(problem, now: Date()) }
+        await syncClient()
+        guard let client else { return engine.transportFailed("No client", now: Date()) }
+        let secrets = engine.secrets
+        let outcome = await client.send(request) { secrets[$0] }
+        for var exchange in outcome.exchanges {
+            exchange.sequence = engine.nextExchangeSequence
+            engine.record(exchange)
+            await presenter.exchange(exchange)
+        }
+        let before = engine.session.captures
+        let action: EngineAction
+        switch outcome.result {
+        case .response(let response): action = engine.received(response, now: Date())
+        case .failure(let message): action = engine.transportFailed(message, now: Date())
+        }
+        var captured: [(String, String)] = []
+        for (name, value) in engine.session.captures where before[name] != value {
+            captured.append((name, WalkthroughEngine.describe(value)))
+        }
+        for name in engine.secretNames where engine.secrets[name] != nil && secrets[name] != engine.secrets[name] {
+            captured.append((name, "•••• (kept in memory only)"))
+        }
+        if !captured.isEmpty { await presenter.captured(captured.sorted { $0.0 < $1.0 }) }
+        return action
+    }
+}
+
+extension Array {
+    subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
+}
