@@ -293,9 +293,11 @@ public struct WalkthroughEngine: Sendable {
         guard offered.remedies.indices.contains(remedyIndex), offered.remedies[remedyIndex].available else {
             return .blocked(offered)
         }
-        guard let (rule, remedy) = remedy(blocked.quirkID, remedyIndex, stepIndex: index) else {
-            // A synthetic block (a wait's timeout): 0 keeps waiting, anything else stops.
+        if blocked.isTimeout {
             return chooseTimeoutRemedy(remedyIndex, blocked: blocked, stepIndex: index, now: now)
+        }
+        guard let (rule, remedy) = remedy(blocked.quirkID, remedyIndex, stepIndex: index) else {
+            return fail(index, "Unknown remedy \(remedyIndex + 1) for \(blocked.quirkID)")
         }
         let useKey = "\(rule.id)#\(remedyIndex)"
         update(index) { $0.remedyUses[useKey, default: 0] += 1 }
@@ -751,7 +753,7 @@ public struct WalkthroughEngine: Sendable {
     mutating func block(on rule: QuirkRule, request: FlowRequest, stepIndex index: Int, now: Date) -> EngineAction {
         let blocked = BlockedQuirk(
             quirkID: rule.id, requestID: request.id, explanation: render(rule.explain) ?? rule.explain,
-            remedies: options(for: rule, stepIndex: index)
+            remedies: options(for: rule, stepIndex: index), isTimeout: false
         )
         update(index) {
             $0.state = .blocked
@@ -771,7 +773,8 @@ public struct WalkthroughEngine: Sendable {
             remedies: [
                 RemedyOption(label: "Keep waiting", available: true, recommended: false, unavailableReason: nil),
                 RemedyOption(label: "Stop here and resume later", available: true, recommended: true, unavailableReason: nil),
-            ]
+            ],
+            isTimeout: true
         )
         update(index) {
             $0.state = .blocked
@@ -819,7 +822,7 @@ public struct WalkthroughEngine: Sendable {
     }
 
     func refreshed(_ blocked: BlockedQuirk, stepIndex index: Int) -> BlockedQuirk {
-        guard let rule = rule(blocked.quirkID, stepIndex: index) else { return blocked }
+        guard !blocked.isTimeout, let rule = rule(blocked.quirkID, stepIndex: index) else { return blocked }
         var copy = blocked
         copy.remedies = options(for: rule, stepIndex: index)
         return copy

@@ -123,6 +123,8 @@ public struct FlowRequest: Sendable {
     /// Send only when an input is set (or unset).
     public var condition: RequestCondition?
     public var location: SourceLocation
+    /// Where `path` and `body` were written, for precise problems.
+    public var fieldLocations: [String: SourceLocation] = [:]
 
     /// Whether resending it after an interruption is safe without asking.
     public var repeatable: Bool { method == "GET" || idempotency || safeToRepeat }

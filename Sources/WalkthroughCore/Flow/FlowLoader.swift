@@ -28,7 +28,7 @@ public struct FlowLoader {
     public static func load(_ text: String, file: String) throws(FlowLoadError) -> Flow {
         var loader = FlowLoader(file: file)
         let flow = loader.parse(text)
-        if let flow, loader.problems.isEmpty {
+        if let flow {
             loader.validate(flow)
         }
         guard let flow, loader.problems.isEmpty else {
@@ -309,10 +309,12 @@ public struct FlowLoader {
                 problem(quirksNode, "quirks must be a list")
             }
         }
+        var fieldLocations: [String: SourceLocation] = [:]
+        for field in ["path", "body"] { if let fieldNode = mapping[field] { fieldLocations[field] = location(fieldNode) } }
         return FlowRequest(
             id: id, label: optionalString(mapping, "label"), method: method, path: path, auth: auth,
             idempotency: bool(mapping, "idempotency"), safeToRepeat: bool(mapping, "safe_to_repeat"), body: body, expect: expect,
-            captures: captures, wait: wait, quirks: quirks, condition: condition, location: location(node)
+            captures: captures, wait: wait, quirks: quirks, condition: condition, location: location(node), fieldLocations: fieldLocations
         )
     }
 

@@ -88,8 +88,10 @@ extension FlowLoader {
                 problems.append(unknownReference(name, known: known, at: location, in: what))
             }
         }
-        check(request.path.references, request.location, "the path of '\(request.id)'")
-        if let body = request.body { check((try? body.templateReferences()) ?? [], request.location, "the body of '\(request.id)'") }
+        check(request.path.references, request.fieldLocations["path"] ?? request.location, "the path of '\(request.id)'")
+        if let body = request.body {
+            check((try? body.templateReferences()) ?? [], request.fieldLocations["body"] ?? request.location, "the body of '\(request.id)'")
+        }
         if let condition = request.condition, !inputNames.contains(condition.input) {
             problems.append(FlowProblem(location: request.location, message: "when refers to unknown input '\(condition.input)'"))
         }

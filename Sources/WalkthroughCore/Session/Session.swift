@@ -112,6 +112,8 @@ public struct BlockedQuirk: Codable, Sendable, Hashable {
     /// What it means, rendered.
     public var explanation: String
     public var remedies: [RemedyOption]
+    /// A wait that ran out of time (its remedies are keep waiting, or stop), not a flow rule.
+    public var isTimeout = false
     /// The index of the recommended remedy (the first available one).
     public var recommended: Int? { remedies.firstIndex { $0.recommended } }
 }
