@@ -1,0 +1,139 @@
+import AsyncHTTPClient
+import Foundation
+import KiraJSON
+import NIOCore
+import NIOHTTP1
+import SessionStore
+import Testing
+
+@testable import KiraSandbox
+@testable import WalkthroughCore
+@testable import WalkthroughRunner
+
+/// An unattended presenter that records what a run showed, with hooks to act mid-run.
+actor RecordingPresenter: WalkthroughPresenter {
+    var previews: [String] = []
+    var exchanges: [ExchangeRecord] = []
+    var events: [SessionEvent] = []
+    var blocked: [BlockedQuirk] = []
+    var notices: [String] = []
+    /// Remedy to take per quirk id (default: the recommended one).
+    var remedyFor: [String: Int] = [:]
+    /// Runs before a request whose URL ends with the key is confirmed (once).
+    var hooks: [String: @Sendable () async -> Void] = [:]
+    var pendingHook: (@Sendable () async -> Void)?
+
+    init(remedyFor: [String: Int] = [:]) { self.remedyFor = remedyFor }
+
+    func hook(_ suffix: String, _ action: @escaping @Sendable () async -> Void) { hooks[suffix] = action }
+
+    func stepStarted(index: Int, of total: Int, step: FlowStep, state: StepState) async {}
+    func requestPreview(url: String, method: String, headers: [(String, String)], body: JSONValue?, label: String?) async {
+        previews.append("\(method) \(url)")
+        if let key = hooks.keys.first(where: { url.hasSuffix($0) }) {
+            pendingHook = hooks.removeValue(forKey: key)
+        }
+    }
+    func confirmSend() async -> Bool {
+        if let hook = pendingHook {
+            pendingHook = nil
+            await hook()
+        }
+        return true
+    }
+    func exchange(_ exchange: ExchangeRecord) async { exchanges.append(exchange) }
+    func captured(_ captures: [(name: String, value: String)]) async {}
+    func events(_ events: [SessionEvent]) async { self.events += events }
+    func ask(_ input: InputRequest) async -> String? { input.defaultValue ?? (input.optional ? "" : nil) }
+    func choose(_ blocked: BlockedQuirk) async -> Int? {
+        self.blocked.append(blocked)
+        return remedyFor[blocked.quirkID] ?? blocked.recommended
+    }
+    func askResend(_ request: RenderedRequest) async -> Bool? { true }
+    func failed(stepID: String, message: String) async -> FailureChoice { .quit }
+    func waiting(seconds: Double, attempt: Int, quirk: String?, explain: String?) async {}
+    func operatorAction(_ action: OperatorRequest) async {}
+    func notice(_ text: String) async { notices.append(text) }
+}
+
+/// An emulator on loopback and a fresh state directory for one walkthrough test.
+struct WalkthroughFixture: Sendable {
+    let running: RunningSandbox
+    let store: SessionStore
+
+    static func with<T: Sendable>(
+        _ configuration: SandboxConfiguration = SandboxConfiguration(virtualAccountReadyAfter: .milliseconds(300)),
+        _ body: (WalkthroughFixture) async throws -> T
+    ) async throws -> T {
+        let state = try SandboxState(configuration: configuration, clock: .system)
+        let running = try await SandboxServer(state: state, host: "127.0.0.1", port: 0).start()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kira-walkthrough-\(UUID().uuidString)").path
+        let fixture = WalkthroughFixture(running: running, store: SessionStore(directory: directory))
+        do {
+            let result = try await body(fixture)
+            await running.stop()
+            return result
+        } catch {
+            await running.stop()
+            throw error
+        }
+    }
+
+    var baseURL: String { running.address.baseURL }
+    var root: String { "http://127.0.0.1:\(running.address.port)" }
+
+    /// Runs a flow to its end with `presenter`.
+    func run(
+        _ flow: Flow, presenter: RecordingPresenter, environment: [String: String] = [:], isEmulator: Bool = true,
+        waitTimeout: Double? = nil, session: String = "test", configure: (inout WalkthroughRun) -> Void = { _ in }
+    ) async -> RunOutcome {
+        let demo = TenantCredentials.demo
+        var run = WalkthroughRun(
+            flow: flow, store: store, sessionName: session,
+            target: ResolvedTarget(kind: "url", baseURL: baseURL, isEmulator: isEmulator),
+            sources: InputSources(
+                environment: environment, demoCredentials: [.apiKey: demo.apiKey, .clientID: demo.clientID, .password: demo.password]
+            ),
+            presenter: presenter, waitTimeout: waitTimeout
+        )
+        configure(&run)
+        return await run.run()
+    }
+
+    /// Counts per kind for the demo tenant.
+    func counts() async -> [String: Int] {
+        let summary = await running.state.stateSummary()
+        guard let tenant = summary["tenants"]?.arrayValue?.first else { return [:] }
+        var counts: [String: Int] = [:]
+        for key in ["users", "virtual_accounts", "recipients", "payouts", "deposits"] { counts[key] = tenant[key]?.intValue }
+        return counts
+    }
+
+    /// A call to the API as the demo tenant, outside the walkthrough.
+    func call(_ method: String, _ path: String, body: JSONValue? = nil, key: String? = nil) async throws -> JSONValue {
+        let demo = TenantCredentials.demo
+        var auth = HTTPClientRequest(url: baseURL + "/auth")
+        auth.method = .POST
+        auth.headers.add(name: "x-api-key", value: demo.apiKey)
+        auth.body = .bytes(ByteBuffer(bytes: JSONValue.object(["client_id": .string(demo.clientID), "password": .string(demo.password)]).serialized()))
+        let authResponse = try await HTTPClient.shared.execute(auth, timeout: .seconds(5))
+        let token = try JSONValue.parse(Array(buffer: try await authResponse.body.collect(upTo: 1 << 20)))["data"]?["access_token"]?.stringValue ?? ""
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = HTTPMethod(rawValue: method)
+        request.headers.add(name: "x-api-key", value: demo.apiKey)
+        request.headers.add(name: "authorization", value: "Bearer \(token)")
+        if let key { request.headers.add(name: "idempotency-key", value: key) }
+        if let body {
+            request.headers.add(name: "content-type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body.serialized()))
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+        return (try? JSONValue.parse(Array(buffer: try await response.body.collect(upTo: 1 << 20)))) ?? .null
+    }
+
+    /// Every file in the state directory, as one string.
+    func stateDirectoryContents() -> String {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: store.directory)) ?? []
+        return files.compactMap { try? String(contentsOfFile: store.directory + "/" + $0, encoding: .utf8) }.joined(separator: "\n")
+    }
+}
