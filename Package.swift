@@ -56,6 +56,17 @@ let package = Package(
             dependencies: ["WalkthroughCore", "KiraClient", "SessionStore", "DurableFiles", "KiraJSON"],
             swiftSettings: upcoming
         ),
+        /// Turns a session into a curl script, a HAR file or a Markdown transcript; checks flows. Pure.
+        .target(name: "Exports", dependencies: ["WalkthroughCore", "KiraJSON"], swiftSettings: upcoming),
+        /// ncursesw, through a shim header that switches on the wide-character API.
+        .systemLibrary(name: "CNcursesw", pkgConfig: "ncursesw", providers: [.apt(["libncurses-dev"])]),
+        /// The full-screen terminal interface: pure views rendering into a grid, drawn by ncurses.
+        /// The only module that imports CNcursesw.
+        .target(
+            name: "TerminalUI",
+            dependencies: ["CNcursesw", "WalkthroughCore", "WalkthroughRunner", "KiraJSON"],
+            swiftSettings: upcoming
+        ),
         /// The stateful Kira sandbox emulator: domain state (an actor) and its HTTP front.
         .target(
             name: "KiraSandbox",
@@ -84,6 +95,8 @@ let package = Package(
                 "WalkthroughRunner",
                 "KiraClient",
                 "SessionStore",
+                "Exports",
+                "TerminalUI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -97,6 +110,16 @@ let package = Package(
             name: "WalkthroughTests",
             dependencies: [
                 "WalkthroughCore", "WalkthroughRunner", "KiraClient", "SessionStore", "KiraSandbox", "KiraJSON", "DurableFiles",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "ExportTests",
+            dependencies: [
+                "Exports", "WalkthroughCore", "WalkthroughRunner", "SessionStore", "KiraSandbox", "KiraClient", "KiraJSON",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -239,11 +239,19 @@ public actor KiraAPIClient {
         return headers
     }
 
-    /// What a request will look like on the wire, secrets masked: for showing before sending.
-    public func preview(_ request: RenderedRequest) -> (url: String, headers: [(String, String)], body: JSONValue?) {
+    /// What a request will look like on the wire, for showing before sending. Secrets are real
+    /// here (memory only); `secrets` lists them so the presenter can mask them.
+    public func preview(_ request: RenderedRequest, secret: (String) -> String?) -> RequestPreview {
         let headers = Self.headers(for: request, apiKey: apiKey, token: token?.value, pinnedVersion: pinnedVersion, apiVersion: apiVersion)
-        return (baseURL + request.path, redactor.redact(headers: headers).map { ($0[0], $0[1]) }, request.body.map { Self.mask(secretReferencesIn: $0) })
+        return RequestPreview(
+            method: request.method, url: baseURL + request.path, headers: headers.map { (name: $0.0, value: $0.1) },
+            body: request.body.map { Self.fill($0, secret: secret) }, editableBody: request.body, label: request.label,
+            idempotencyKey: request.idempotencyKey, secrets: [apiKey, password, token?.value].compactMap { $0 }, requestID: request.requestID
+        )
     }
+
+    /// When the current token expires, if there is one.
+    public var tokenExpiresAt: Date? { token?.expiresAt }
 
     static func describe(_ error: any Error, url: String) -> String {
         let text = String(describing: error)

@@ -43,6 +43,10 @@ struct PlainPresenter: WalkthroughPresenter {
         out(indent(wrap(step.explain), by: "  "))
     }
 
+    func stepFinished(index: Int, state: StepState) async {
+        out("  ✓ \(state == .skipped ? "Skipped" : "Done")")
+    }
+
     func requestPreview(url: String, method: String, headers: [(String, String)], body: JSONValue?, label: String?) async {
         out("")
         out("→ Request it will send\(label.map { ": \($0)" } ?? "")")

@@ -3,6 +3,7 @@ import Foundation
 import KiraClient
 import KiraSandbox
 import SessionStore
+import TerminalUI
 import WalkthroughCore
 import WalkthroughRunner
 
@@ -70,53 +71,45 @@ struct Run: AsyncParsableCommand {
         let flow = try FlowFile.load(flow)
         let store = sessionOptions.store
         let targetName = target ?? ((environment["KIRA_API_KEY"] ?? "").isEmpty ? "local" : "sandbox")
-        var sources = InputSources(environment: environment)
-        var resolved: ResolvedTarget
-        var embedded: RunningSandbox?
-        switch targetName {
-        case "local":
-            try store.prepare()
-            let configuration = SandboxConfiguration(
-                virtualAccountReadyAfter: .seconds(vaReadyAfter), stateFile: store.emulatorStatePath(for: sessionOptions.session)
-            )
-            do {
-                let state = try SandboxState(configuration: configuration)
-                embedded = try await SandboxServer(state: state, host: "127.0.0.1", port: 0).start()
-            } catch {
-                throw CommandFailure(message: "Cannot start the embedded emulator: \(error)")
-            }
-            let demo = TenantCredentials.demo
-            // The emulator's demo tenant, not whatever KIRA_* credentials the environment holds.
-            for name in ["KIRA_API_KEY", "KIRA_CLIENT_ID", "KIRA_PASSWORD"] { sources.environment[name] = nil }
-            sources.demoCredentials = [.apiKey: demo.apiKey, .clientID: demo.clientID, .password: demo.password]
-            resolved = ResolvedTarget(kind: "local", baseURL: embedded!.address.baseURL, isEmulator: true)
-        case "sandbox":
-            resolved = ResolvedTarget(kind: "sandbox", baseURL: "https://api.balampay.com/sandbox", isEmulator: false)
-        default:
-            guard targetName.hasPrefix("http://") || targetName.hasPrefix("https://") else {
-                throw ValidationError("--target is local, sandbox, or a base URL such as http://127.0.0.1:4010/sandbox")
-            }
-            var base = targetName
-            while base.hasSuffix("/") { base.removeLast() }
-            resolved = ResolvedTarget(kind: "url", baseURL: base, isEmulator: await EmulatorControls.isEmulator(base))
+        guard ["local", "sandbox"].contains(targetName) || targetName.hasPrefix("http://") || targetName.hasPrefix("https://") else {
+            throw ValidationError("--target is local, sandbox, or a base URL such as http://127.0.0.1:4010/sandbox")
         }
-        let interactive = isatty(STDIN_FILENO) == 1
-        if !plain, isatty(STDOUT_FILENO) == 1 {
-            printLine("(The full-screen interface is not built yet; running in plain line mode.)")
-        }
-        printLine(
-            "kira-walkthrough · \(flow.title) · session \(sessionOptions.session) · target "
-                + (resolved.kind == "local" ? "LOCAL EMULATOR (\(resolved.baseURL))" : resolved.baseURL)
-                + (resolved.isEmulator && resolved.kind != "local" ? " (this project's emulator)" : "")
-        )
-        let outcome = await WalkthroughRun(
-            flow: flow, store: store, sessionName: sessionOptions.session, target: resolved, sources: sources,
-            presenter: PlainPresenter(unattended: yes, interactive: interactive), waitTimeout: waitTimeout
-        ).run()
-        await embedded?.stop()
+        try store.prepare()
         let resume = "kira-walkthrough run --session \(sessionOptions.session)"
             + (sessionOptions.stateDir.map { " --state-dir \($0)" } ?? "") + (target.map { " --target \($0)" } ?? "")
-        switch outcome {
+        let setup = TargetSetup(
+            name: targetName, environment: environment, store: store, session: sessionOptions.session, vaReadyAfter: vaReadyAfter
+        )
+        let interactive = isatty(STDIN_FILENO) == 1
+        var outcome: RunOutcome?
+        if !plain, interactive, isatty(STDOUT_FILENO) == 1 {
+            let configuration = TerminalWalkthrough.Configuration(
+                flowTitle: flow.title, sessionName: sessionOptions.session,
+                targetLabel: targetName == "local" ? "LOCAL EMULATOR" : (targetName == "sandbox" ? "https://api.balampay.com/sandbox" : targetName),
+                isLocalEmulator: targetName == "local", stepTitles: flow.steps.map(\.title), stateDirectory: store.directory,
+                environment: environment
+            )
+            if let terminal = await TerminalWalkthrough.open(configuration) {
+                let waitTimeout = self.waitTimeout
+                let sessionName = sessionOptions.session
+                outcome = await terminal.run { presenter in
+                    await setup.run(flow: flow, sessionName: sessionName, presenter: presenter, waitTimeout: waitTimeout)
+                }
+                if outcome == nil { outcome = .quit }
+            } else {
+                printLine("(No usable terminal: running in plain line mode.)")
+            }
+        } else if !plain {
+            printLine("(No terminal: running in plain line mode.)")
+        }
+        if outcome == nil {
+            printLine("kira-walkthrough · \(flow.title) · session \(sessionOptions.session) · target \(setup.label)")
+            outcome = await setup.run(
+                flow: flow, sessionName: sessionOptions.session, presenter: PlainPresenter(unattended: yes, interactive: interactive),
+                waitTimeout: waitTimeout
+            )
+        }
+        switch outcome ?? .quit {
         case .completed:
             printLine("\n✓ Walkthrough complete: all \(flow.steps.count) steps done. `kira-walkthrough status --session \(sessionOptions.session)` shows what was kept.")
         case .blocked(let advice):
@@ -129,6 +122,59 @@ struct Run: AsyncParsableCommand {
         case .quit:
             printLine("\nProgress is saved. Resume with: \(resume)")
         }
+    }
+}
+
+/// Resolves a target and runs the walkthrough on it: for `local`, starts the embedded emulator
+/// (state beside the session, demo credentials) first and stops it after.
+struct TargetSetup: Sendable {
+    var name: String
+    var environment: [String: String]
+    var store: SessionStore
+    var session: String
+    var vaReadyAfter: Double
+
+    var label: String {
+        switch name {
+        case "local": "LOCAL EMULATOR"
+        case "sandbox": "https://api.balampay.com/sandbox"
+        default: name
+        }
+    }
+
+    func run(flow: Flow, sessionName: String, presenter: any WalkthroughPresenter, waitTimeout: Double?) async -> RunOutcome {
+        var sources = InputSources(environment: environment)
+        let resolved: ResolvedTarget
+        var embedded: RunningSandbox?
+        switch name {
+        case "local":
+            let configuration = SandboxConfiguration(
+                virtualAccountReadyAfter: .seconds(vaReadyAfter), stateFile: store.emulatorStatePath(for: session)
+            )
+            do {
+                let state = try SandboxState(configuration: configuration)
+                embedded = try await SandboxServer(state: state, host: "127.0.0.1", port: 0).start()
+            } catch {
+                return .failed("Cannot start the embedded emulator: \(error)")
+            }
+            let demo = TenantCredentials.demo
+            // The emulator's demo tenant, not whatever KIRA_* credentials the environment holds.
+            for variable in ["KIRA_API_KEY", "KIRA_CLIENT_ID", "KIRA_PASSWORD"] { sources.environment[variable] = nil }
+            sources.demoCredentials = [.apiKey: demo.apiKey, .clientID: demo.clientID, .password: demo.password]
+            resolved = ResolvedTarget(kind: "local", baseURL: embedded!.address.baseURL, isEmulator: true)
+        case "sandbox":
+            resolved = ResolvedTarget(kind: "sandbox", baseURL: "https://api.balampay.com/sandbox", isEmulator: false)
+        default:
+            var base = name
+            while base.hasSuffix("/") { base.removeLast() }
+            resolved = ResolvedTarget(kind: "url", baseURL: base, isEmulator: await EmulatorControls.isEmulator(base))
+        }
+        let outcome = await WalkthroughRun(
+            flow: flow, store: store, sessionName: sessionName, target: resolved, sources: sources, presenter: presenter,
+            waitTimeout: waitTimeout
+        ).run()
+        await embedded?.stop()
+        return outcome
     }
 }
 

@@ -1,9 +1,28 @@
+import Foundation
 import KiraJSON
 import WalkthroughCore
 
 /// What the person chose after a failed step.
 public enum FailureChoice: Sendable {
     case retry, skip, quit
+}
+
+/// What to do with a previewed request.
+public enum SendDecision: Sendable {
+    case send
+    /// Send this body instead (edited by the person).
+    case edit(JSONValue)
+    case quit
+}
+
+/// How a wait between polls ended.
+public enum WaitResult: Sendable {
+    /// The interval passed: poll again.
+    case elapsed
+    /// The person stopped waiting: the step fails (retry polls again).
+    case cancelled
+    /// The person quit: the step stays waiting on disk, and a resumed run polls again.
+    case quit
 }
 
 /// How a run talks to the person: the plain line mode and the terminal UI both implement it.
@@ -38,4 +57,38 @@ public protocol WalkthroughPresenter: Sendable {
     func operatorAction(_ action: OperatorRequest) async
     /// A line of information (resume notices and the like).
     func notice(_ text: String) async
+
+    /// The request about to be sent, unmasked (memory only); the presenter masks what it shows.
+    func requestPreview(_ preview: RequestPreview) async
+    /// Send the previewed request, send an edited body, or stop.
+    func sendDecision() async -> SendDecision
+    /// Wait `seconds` before the next poll.
+    func wait(seconds: Double, attempt: Int, quirk: String?, explain: String?) async -> WaitResult
+    /// The session after a transition, and when the token expires (for a status line).
+    func sessionChanged(_ session: Session, tokenExpiresAt: Date?) async
+    /// A step the run passed through ended (succeeded or skipped) before anything was shown for it.
+    func stepFinished(index: Int, state: StepState) async
+}
+
+extension WalkthroughPresenter {
+    /// Masks with the recorded form (`[REDACTED]`) and forwards to the simpler preview.
+    public func requestPreview(_ preview: RequestPreview) async {
+        let redactor = Redactor(values: preview.secrets)
+        await requestPreview(
+            url: preview.url, method: preview.method, headers: redactor.redact(headers: preview.headers.map { ($0.name, $0.value) }).map { ($0[0], $0[1]) },
+            body: preview.body.map { redactor.redact($0) }, label: preview.label
+        )
+    }
+
+    public func sendDecision() async -> SendDecision { await confirmSend() ? .send : .quit }
+
+    public func wait(seconds: Double, attempt: Int, quirk: String?, explain: String?) async -> WaitResult {
+        await waiting(seconds: seconds, attempt: attempt, quirk: quirk, explain: explain)
+        try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+        return Task.isCancelled ? .quit : .elapsed
+    }
+
+    public func sessionChanged(_ session: Session, tokenExpiresAt: Date?) async {}
+
+    public func stepFinished(index: Int, state: StepState) async {}
 }

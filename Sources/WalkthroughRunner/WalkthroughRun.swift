@@ -133,6 +133,7 @@ struct Driver {
                 return .failed("Cannot save the session: \(error)")
             }
             await showProgress()
+            await presenter.sessionChanged(engine.session, tokenExpiresAt: await client?.tokenExpiresAt)
             switch action {
             case .finished:
                 return .completed
@@ -143,8 +144,11 @@ struct Driver {
                 action = engine.provide(input: request.name, value: value, now: Date())
             case .confirm(let request):
                 await preview(request)
-                guard await presenter.confirmSend() else { return .quit }
-                action = engine.confirm(now: Date())
+                switch await presenter.sendDecision() {
+                case .send: action = engine.confirm(now: Date())
+                case .edit(let body): action = engine.replaceBody(body, now: Date())
+                case .quit: return .quit
+                }
             case .send(let request):
                 if engine.session.steps[engine.session.cursor].state == .sending || engine.session.steps[engine.session.cursor].state == .waiting {
                     // Write-ahead: the sending state and the idempotency key are on disk already.
@@ -157,13 +161,14 @@ struct Driver {
             case .poll(let seconds, _):
                 let index = engine.session.cursor
                 let wait = engine.flow.steps[index].requests[safe: engine.session.steps[index].requestIndex]?.wait
-                await presenter.waiting(
-                    seconds: seconds, attempt: engine.session.steps[index].waitAttempt, quirk: wait?.quirk,
-                    explain: wait?.explain
+                let waited = await presenter.wait(
+                    seconds: seconds, attempt: engine.session.steps[index].waitAttempt, quirk: wait?.quirk, explain: wait?.explain
                 )
-                try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
-                if Task.isCancelled { return .quit }
-                action = engine.pollDue(now: Date())
+                switch waited {
+                case .elapsed: action = engine.pollDue(now: Date())
+                case .cancelled: action = engine.cancelWait(now: Date())
+                case .quit: return .quit
+                }
             case .blocked(let blocked):
                 guard let choice = await presenter.choose(blocked) else { return .quit }
                 action = engine.choose(remedy: choice, now: Date())
@@ -194,7 +199,7 @@ struct Driver {
                 state: initial == .pending || initial.isFinal ? .pending : initial
             )
             if shownStep < engine.session.cursor {
-                await presenter.notice("  ✓ \(engine.session.steps[shownStep].state == .skipped ? "Skipped" : "Done")")
+                await presenter.stepFinished(index: shownStep, state: engine.session.steps[shownStep].state)
             }
         }
         let events = engine.session.events
@@ -233,8 +238,8 @@ struct Driver {
         }
         await syncClient()
         guard let client else { return }
-        let preview = await client.preview(request)
-        await presenter.requestPreview(url: preview.url, method: request.method, headers: preview.headers, body: preview.body, label: request.label)
+        let secrets = engine.secrets
+        await presenter.requestPreview(await client.preview(request) { secrets[$0] })
     }
 
     mutating func send(_ request: RenderedRequest) async -> EngineAction {

@@ -232,6 +232,17 @@ public struct WalkthroughEngine: Sendable {
         return .send(active.request)
     }
 
+    /// The person edited the ready request's body (secret references may stay as `{{ name }}`).
+    public mutating func replaceBody(_ body: JSONValue, now: Date) -> EngineAction {
+        guard let index = currentIndex, session.steps[index].state == .ready, var active = session.steps[index].active else {
+            return resume(now: now)
+        }
+        active.request.body = body
+        update(index) { $0.active = active }
+        event(index, .note, nil, "Request body edited by hand", now)
+        return .confirm(active.request)
+    }
+
     /// The answer to `.askResend`.
     public mutating func resend(_ again: Bool, now: Date) -> EngineAction {
         guard let index = currentIndex, session.steps[index].state == .sending, let active = session.steps[index].active else {

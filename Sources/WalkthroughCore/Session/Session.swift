@@ -80,6 +80,38 @@ public struct RenderedRequest: Codable, Sendable, Hashable {
     }
 }
 
+/// A request as it will leave, for showing it first: real header values and a body with secrets
+/// filled (memory only, never recorded), plus what a presenter needs to mask them.
+public struct RequestPreview: Sendable {
+    public var method: String
+    public var url: String
+    public var headers: [(name: String, value: String)]
+    /// The body as sent (secrets filled).
+    public var body: JSONValue?
+    /// The body as the flow rendered it (secret references as `{{ name }}`): what an editor shows.
+    public var editableBody: JSONValue?
+    public var label: String?
+    public var idempotencyKey: String?
+    /// Secret values present in headers or body, to mask on screen.
+    public var secrets: [String]
+    public var requestID: String
+
+    public init(
+        method: String, url: String, headers: [(name: String, value: String)], body: JSONValue?, editableBody: JSONValue?, label: String?,
+        idempotencyKey: String?, secrets: [String], requestID: String
+    ) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.editableBody = editableBody
+        self.label = label
+        self.idempotencyKey = idempotencyKey
+        self.secrets = secrets
+        self.requestID = requestID
+    }
+}
+
 /// How a response looked, as the engine needs it.
 public struct ResponseSummary: Sendable, Hashable {
     public var status: Int
