@@ -103,6 +103,8 @@ struct Driver {
     var client: KiraAPIClient?
     var shownEvents = 0
     var shownStep = -1
+    /// The request last shown, so polls are not shown again and again.
+    var lastPreviewed: RenderedRequest?
     /// How each step stood when the run began: a step that had started before is "resumed".
     let initialStates: [StepState]
 
@@ -150,9 +152,9 @@ struct Driver {
                 case .quit: return .quit
                 }
             case .send(let request):
-                if engine.session.steps[engine.session.cursor].state == .sending || engine.session.steps[engine.session.cursor].state == .waiting {
-                    // Write-ahead: the sending state and the idempotency key are on disk already.
-                }
+                // Write-ahead: the session saved at the top of the loop already holds the sending state
+                // and the idempotency key.
+                if request != lastPreviewed { await preview(request) }
                 action = await send(request)
             case .askResend(let request):
                 await preview(request)
@@ -232,6 +234,7 @@ struct Driver {
     }
 
     mutating func preview(_ request: RenderedRequest) async {
+        lastPreviewed = request
         if let problem = ensureClient() {
             await presenter.notice(problem)
             return
