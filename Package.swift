@@ -53,7 +53,7 @@ let package = Package(
         /// Runs a flow: the engine's actions performed with the client, the store and a presenter.
         .target(
             name: "WalkthroughRunner",
-            dependencies: ["WalkthroughCore", "KiraClient", "SessionStore", "DurableFiles", "KiraJSON"],
+            dependencies: ["WalkthroughCore", "KiraClient", "SessionStore", "DurableFiles", "KiraJSON", "WebhookInbox"],
             swiftSettings: upcoming
         ),
         /// Turns a session into a curl script, a HAR file or a Markdown transcript; checks flows. Pure.
@@ -65,6 +65,20 @@ let package = Package(
         .target(
             name: "TerminalUI",
             dependencies: ["CNcursesw", "WalkthroughCore", "WalkthroughRunner", "KiraJSON"],
+            swiftSettings: upcoming
+        ),
+        /// A local listener for Kira webhooks: signature check, dedupe, records.
+        .target(
+            name: "WebhookInbox",
+            dependencies: [
+                "WalkthroughCore", "KiraJSON",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: upcoming
         ),
         /// The stateful Kira sandbox emulator: domain state (an actor) and its HTTP front.
@@ -114,6 +128,12 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "TerminalUITests",
+            dependencies: ["TerminalUI", "WalkthroughCore", "WalkthroughRunner", "KiraJSON"],
+            exclude: ["Snapshots"],
             swiftSettings: upcoming
         ),
         .testTarget(

@@ -43,6 +43,10 @@ struct PlainPresenter: WalkthroughPresenter {
         out(indent(wrap(step.explain), by: "  "))
     }
 
+    func webhookReceived(_ record: WebhookEventRecord) async {
+        out("  ⚡ Webhook \(record.event) (\(record.eventID)) — signature \(record.verified ? "verified" : "NOT verified")")
+    }
+
     func stepFinished(index: Int, state: StepState) async {
         out("  ✓ \(state == .skipped ? "Skipped" : "Done")")
     }

@@ -61,9 +61,22 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Seconds a new virtual account stays PENDING-ACT-ACCOUNT on the embedded emulator.")
     var vaReadyAfter: Double = 8
 
+    @Option(help: "Receive Kira webhooks on HOST:PORT (port 0 picks one); on an emulator the run registers it itself.")
+    var webhookListen: String?
+
+    /// `--webhook-listen` as host and port.
+    var listenAddress: (host: String, port: Int)? {
+        guard let webhookListen, let colon = webhookListen.lastIndex(of: ":"), let port = Int(webhookListen[webhookListen.index(after: colon)...]),
+            (0...65535).contains(port)
+        else { return nil }
+        let host = String(webhookListen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        return host.isEmpty ? nil : (host, port)
+    }
+
     func validate() throws {
         if let waitTimeout, !(waitTimeout > 0) { throw ValidationError("--wait-timeout must be a positive number of seconds") }
         guard vaReadyAfter >= 0, vaReadyAfter.isFinite else { throw ValidationError("--va-ready-after must be a non-negative number") }
+        if webhookListen != nil, listenAddress == nil { throw ValidationError("--webhook-listen takes HOST:PORT, for example 127.0.0.1:0") }
     }
 
     func run() async throws {
@@ -78,7 +91,8 @@ struct Run: AsyncParsableCommand {
         let resume = "kira-walkthrough run --session \(sessionOptions.session)"
             + (sessionOptions.stateDir.map { " --state-dir \($0)" } ?? "") + (target.map { " --target \($0)" } ?? "")
         let setup = TargetSetup(
-            name: targetName, environment: environment, store: store, session: sessionOptions.session, vaReadyAfter: vaReadyAfter
+            name: targetName, environment: environment, store: store, session: sessionOptions.session, vaReadyAfter: vaReadyAfter,
+            webhookListen: listenAddress
         )
         let interactive = isatty(STDIN_FILENO) == 1
         var outcome: RunOutcome?
@@ -133,6 +147,7 @@ struct TargetSetup: Sendable {
     var store: SessionStore
     var session: String
     var vaReadyAfter: Double
+    var webhookListen: (host: String, port: Int)?
 
     var label: String {
         switch name {
@@ -169,10 +184,12 @@ struct TargetSetup: Sendable {
             while base.hasSuffix("/") { base.removeLast() }
             resolved = ResolvedTarget(kind: "url", baseURL: base, isEmulator: await EmulatorControls.isEmulator(base))
         }
-        let outcome = await WalkthroughRun(
+        var run = WalkthroughRun(
             flow: flow, store: store, sessionName: sessionName, target: resolved, sources: sources, presenter: presenter,
             waitTimeout: waitTimeout
-        ).run()
+        )
+        run.webhookListen = webhookListen
+        let outcome = await run.run()
         await embedded?.stop()
         return outcome
     }

@@ -56,6 +56,14 @@ struct Status: ParsableCommand {
             ),
             "captures": .object(captures), "pinned_version": session.pinnedVersion.map(JSONValue.string) ?? .null,
             "exchanges": .int(session.exchanges.count), "updated_at": .string(ISO8601DateFormatter().string(from: session.updatedAt)),
+            "webhooks": .array(
+                session.webhooks.map {
+                    [
+                        "event": .string($0.event), "event_id": .string($0.eventID), "verified": .bool($0.verified),
+                        "received_at": .string(ISO8601DateFormatter().string(from: $0.receivedAt)),
+                    ]
+                }
+            ),
         ]
     }
 }

@@ -66,6 +66,8 @@ public protocol WalkthroughPresenter: Sendable {
     func wait(seconds: Double, attempt: Int, quirk: String?, explain: String?) async -> WaitResult
     /// The session after a transition, and when the token expires (for a status line).
     func sessionChanged(_ session: Session, tokenExpiresAt: Date?) async
+    /// A webhook arrived at the run's listener.
+    func webhookReceived(_ record: WebhookEventRecord) async
     /// A step the run passed through ended (succeeded or skipped) before anything was shown for it.
     func stepFinished(index: Int, state: StepState) async
 }
@@ -91,4 +93,6 @@ extension WalkthroughPresenter {
     public func sessionChanged(_ session: Session, tokenExpiresAt: Date?) async {}
 
     public func stepFinished(index: Int, state: StepState) async {}
+
+    public func webhookReceived(_ record: WebhookEventRecord) async {}
 }

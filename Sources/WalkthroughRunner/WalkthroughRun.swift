@@ -4,6 +4,7 @@ import KiraClient
 import KiraJSON
 import SessionStore
 import WalkthroughCore
+import WebhookInbox
 
 /// The target a run talks to, once resolved.
 public struct ResolvedTarget: Sendable {
@@ -44,6 +45,8 @@ public struct WalkthroughRun: Sendable {
     public var waitTimeout: Double?
     public var clientConfiguration: KiraClientConfiguration
     public var adminToken: String?
+    /// Where to listen for webhooks (`--webhook-listen HOST:PORT`), if at all.
+    public var webhookListen: (host: String, port: Int)?
 
     public init(
         flow: Flow, store: SessionStore, sessionName: String, target: ResolvedTarget, sources: InputSources,
@@ -90,7 +93,18 @@ public struct WalkthroughRun: Sendable {
         }
         var driver = Driver(run: self, engine: WalkthroughEngine(flow: flow, session: session, sources: sources))
         driver.engine.waitTimeoutOverride = waitTimeout
+        if let listen = webhookListen {
+            let presenter = self.presenter
+            let inbox = WebhookInbox { record in await presenter.webhookReceived(record) }
+            do {
+                driver.webhookURL = try await inbox.start(host: listen.host, port: listen.port)
+                driver.inbox = inbox
+            } catch {
+                return .failed("Cannot listen for webhooks on \(listen.host):\(listen.port): \(error)")
+            }
+        }
         let outcome = await driver.loop()
+        await driver.inbox?.stop()
         await driver.client?.shutdown()
         return outcome
     }
@@ -105,6 +119,10 @@ struct Driver {
     var shownStep = -1
     /// The request last shown, so polls are not shown again and again.
     var lastPreviewed: RenderedRequest?
+    var inbox: WebhookInbox?
+    var webhookURL: String?
+    var webhookRegistered = false
+    var recordedWebhooks = 0
     /// How each step stood when the run began: a step that had started before is "resumed".
     let initialStates: [StepState]
 
@@ -134,6 +152,7 @@ struct Driver {
             } catch {
                 return .failed("Cannot save the session: \(error)")
             }
+            await collectWebhooks()
             await showProgress()
             await presenter.sessionChanged(engine.session, tokenExpiresAt: await client?.tokenExpiresAt)
             switch action {
@@ -174,6 +193,8 @@ struct Driver {
             case .blocked(let blocked):
                 guard let choice = await presenter.choose(blocked) else { return .quit }
                 action = engine.choose(remedy: choice, now: Date())
+            case .awaitWebhook(let expectation):
+                action = await awaitWebhook(expectation)
             case .performOperator(let request):
                 await presenter.operatorAction(request)
                 let error = await EmulatorControls.perform(request, baseURL: run.target.baseURL, adminToken: run.adminToken)
@@ -227,6 +248,71 @@ struct Driver {
         }
     }
 
+    /// Moves webhooks the listener received into the session.
+    mutating func collectWebhooks() async {
+        guard let inbox else { return }
+        for record in await inbox.events(after: recordedWebhooks) {
+            engine.record(webhook: record)
+            recordedWebhooks += 1
+        }
+    }
+
+    /// Waits (bounded) for the awaited webhook; the wait is optional, so the step goes on anyway.
+    mutating func awaitWebhook(_ expectation: WebhookExpectation) async -> EngineAction {
+        guard inbox != nil, webhookRegistered else {
+            return engine.webhookArrived(nil, listening: false, now: Date())
+        }
+        await presenter.notice("Waiting up to \(Int(expectation.timeout)) s for the \(expectation.event) webhook…")
+        let deadline = Date().addingTimeInterval(expectation.timeout)
+        while Date() < deadline {
+            await collectWebhooks()
+            if let match = engine.session.webhooks.first(where: expectation.matches) {
+                return engine.webhookArrived(match, listening: true, now: Date())
+            }
+            try? await Task.sleep(for: .milliseconds(100))
+            if Task.isCancelled { break }
+        }
+        return engine.webhookArrived(nil, listening: true, now: Date())
+    }
+
+    /// Registers the listener once a client exists: by itself on this project's emulator; on the
+    /// real sandbox only a public URL can receive webhooks, so it explains and registers the URL
+    /// given in `KIRA_WEBHOOK_PUBLIC_URL`, if any.
+    mutating func registerWebhookIfNeeded() async {
+        guard let inbox, let client, !webhookRegistered, let localURL = webhookURL, let clientID = engine.credential(.clientID) else { return }
+        var url = localURL
+        if !run.target.isEmulator {
+            guard let publicURL = run.sources.environment["KIRA_WEBHOOK_PUBLIC_URL"], !publicURL.isEmpty else {
+                await presenter.notice(
+                    "Webhooks: listening on \(localURL), but the real sandbox can only reach a public URL. Expose it with a tunnel and set KIRA_WEBHOOK_PUBLIC_URL to register it."
+                )
+                webhookRegistered = true
+                return
+            }
+            url = publicURL
+        }
+        let registration = RenderedRequest(
+            stepID: engine.flow.steps[min(engine.session.cursor, engine.flow.steps.count - 1)].id, requestID: "register_webhook",
+            label: "Register the webhook listener", method: "POST", path: "/webhooks/register", auth: .bearer, idempotencyKey: nil,
+            body: ["client_uuid": .string(clientID), "webhook_url": .string(url), "secret": "{{ webhook_secret }}"], repeatable: true
+        )
+        let secret = await inbox.secret
+        let outcome = await client.send(registration) { $0 == "webhook_secret" ? secret : nil }
+        for var exchange in outcome.exchanges {
+            exchange.sequence = engine.nextExchangeSequence
+            exchange.requestBody = exchange.requestBody.map { Redactor(values: [secret]).redact($0) }
+            engine.record(exchange)
+            await presenter.exchange(exchange)
+        }
+        if case .response(let response) = outcome.result, response.status == 200 {
+            webhookRegistered = true
+            await presenter.notice("Webhooks: registered \(url); events will show as they arrive.")
+        } else {
+            webhookRegistered = true
+            await presenter.notice("Webhooks: registering \(url) failed; the walkthrough goes on without them.")
+        }
+    }
+
     mutating func syncClient() async {
         guard let client else { return }
         if let bearer = engine.bearerToken { await client.setToken(bearer.token, lifetime: bearer.lifetime) }
@@ -248,6 +334,7 @@ struct Driver {
     mutating func send(_ request: RenderedRequest) async -> EngineAction {
         if let problem = ensureClient() { return engine.transportFailed(problem, now: Date()) }
         await syncClient()
+        if request.requestID != "auth" || engine.bearerToken != nil { await registerWebhookIfNeeded() }
         guard let client else { return engine.transportFailed("No client", now: Date()) }
         let secrets = engine.secrets
         let outcome = await client.send(request) { secrets[$0] }

@@ -32,6 +32,7 @@ import Testing
             return harness.engine.pollDue(now: harness.now)
         case .blocked(let blocked): return harness.engine.choose(remedy: harness.remedyFor[blocked.quirkID] ?? blocked.recommended ?? 0, now: harness.now)
         case .performOperator: return harness.engine.operatorFinished(error: nil, now: harness.now)
+        case .awaitWebhook: return harness.engine.webhookArrived(nil, listening: false, now: harness.now)
         default: return action
         }
     }

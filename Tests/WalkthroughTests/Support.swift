@@ -79,6 +79,8 @@ struct EngineHarness {
                 action = engine.choose(remedy: choice, now: now)
             case .performOperator:
                 action = engine.operatorFinished(error: nil, now: now)
+            case .awaitWebhook:
+                action = engine.webhookArrived(nil, listening: false, now: now)
             }
         }
         Issue.record("the engine did not settle within \(limit) actions")

@@ -40,18 +40,26 @@ public struct Cell: Sendable, Hashable {
 
 /// Column widths of text, as the terminal will draw it.
 public enum DisplayWidth {
-    /// Columns taken by one grapheme (0, 1 or 2).
+    /// Columns taken by one grapheme (0, 1 or 2): the C library's `wcwidth` under a UTF-8 locale,
+    /// else the East Asian Wide and emoji ranges, so layout does not depend on the locale.
     public static func of(_ character: Character) -> Int {
-        var widest = 0
-        for scalar in character.unicodeScalars {
-            let width = Int(kira_wcwidth(scalar.value))
-            if width > widest { widest = width }
+        guard let first = character.unicodeScalars.first else { return 0 }
+        if first.value < 0x7F { return first.value < 0x20 ? 0 : 1 }
+        let fromLibrary = Int(kira_wcwidth(first.value))
+        if fromLibrary >= 0 { return character.unicodeScalars.count > 1 && isWide(first.value) ? 2 : fromLibrary }
+        if first.properties.generalCategory == .nonspacingMark || first.properties.generalCategory == .enclosingMark { return 0 }
+        return isWide(first.value) ? 2 : 1
+    }
+
+    /// East Asian Wide/Fullwidth blocks and emoji.
+    static func isWide(_ value: UInt32) -> Bool {
+        switch value {
+        case 0x1100...0x115F, 0x2E80...0x303E, 0x3041...0x33FF, 0x3400...0x4DBF, 0x4E00...0x9FFF, 0xA000...0xA4CF, 0xAC00...0xD7A3,
+            0xF900...0xFAFF, 0xFE30...0xFE4F, 0xFF00...0xFF60, 0xFFE0...0xFFE6, 0x1F300...0x1F64F, 0x1F900...0x1F9FF, 0x20000...0x3FFFD:
+            return true
+        default:
+            return false
         }
-        if widest == 0, character.unicodeScalars.first.map({ $0.value >= 0x20 }) == true, character != "\u{200B}" {
-            // wcwidth answers -1 under a non-UTF-8 locale; count printable text as one column.
-            return character.unicodeScalars.first!.properties.generalCategory == .nonspacingMark ? 0 : 1
-        }
-        return max(0, widest)
     }
 
     /// Columns taken by a string.

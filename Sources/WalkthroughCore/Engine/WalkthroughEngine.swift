@@ -46,6 +46,8 @@ public enum EngineAction: Sendable, Hashable {
     case failed(stepID: String, message: String)
     /// Only a person can go on (exit code 3 unattended).
     case stopped(advice: String)
+    /// Wait (bounded) for a webhook from the run's listener, then call `webhookArrived(_:listening:now:)`.
+    case awaitWebhook(WebhookExpectation)
     /// Every step is over.
     case finished
 }
@@ -181,6 +183,9 @@ public struct WalkthroughEngine: Sendable {
         case .sending:
             guard let active = record.active else { return prepare(index, now: now) }
             return active.request.repeatable ? .send(active.request) : .askResend(active.request)
+        case .waiting where record.awaitingWebhook == true:
+            guard let expectation = webhookExpectation(index) else { return advance(index, now: now) }
+            return .awaitWebhook(expectation)
         case .waiting:
             guard let active = record.active else { return prepare(index, now: now) }
             update(index) {
@@ -261,7 +266,7 @@ public struct WalkthroughEngine: Sendable {
         case .flow:
             let request = flow.steps[index].requests[session.steps[index].requestIndex]
             return evaluate(response, for: request, stepIndex: index, now: now) { engine in
-                engine.advance(index, now: now)
+                engine.advanceOrAwaitWebhook(index, now: now)
             }
         case .remedy(let quirk, let remedyIndex), .validation(let quirk, let remedyIndex):
             guard let (rule, remedy) = remedy(quirk, remedyIndex, stepIndex: index) else { return fail(index, "Unknown remedy") }
@@ -480,6 +485,54 @@ public struct WalkthroughEngine: Sendable {
             }
             return .confirm(rendered)
         }
+    }
+
+    /// After the step's request at the request index succeeded: wait for its webhook, if it has
+    /// one, else go on.
+    mutating func advanceOrAwaitWebhook(_ index: Int, now: Date) -> EngineAction {
+        guard session.steps[index].awaitingWebhook != true, let expectation = webhookExpectation(index) else {
+            return advance(index, now: now)
+        }
+        update(index) {
+            $0.state = .waiting
+            $0.awaitingWebhook = true
+        }
+        return .awaitWebhook(expectation)
+    }
+
+    func webhookExpectation(_ index: Int) -> WebhookExpectation? {
+        guard let wait = flowRequest(index)?.webhook else { return nil }
+        return WebhookExpectation(event: wait.event, field: wait.field, value: wait.equals.flatMap { render($0) }, timeout: wait.timeout)
+    }
+
+    /// The awaited webhook arrived (`record`), or did not in time (`nil`); `listening` is false
+    /// when the run has no listener. Either way the step goes on: the wait is optional.
+    public mutating func webhookArrived(_ record: WebhookEventRecord?, listening: Bool, now: Date) -> EngineAction {
+        guard let index = currentIndex, session.steps[index].awaitingWebhook == true, let expectation = webhookExpectation(index) else {
+            return resume(now: now)
+        }
+        let text: String
+        if let record {
+            text = record.verified
+                ? "The \(record.event) webhook arrived (\(record.eventID)), its x-signature-sha256 verified: the deposit is confirmed."
+                : "The \(record.event) webhook arrived (\(record.eventID)), but its signature did NOT verify with the registered secret."
+        } else if listening {
+            text = "No \(expectation.event) webhook within \(Int(expectation.timeout)) s. Webhooks are delivered once, without retry; the 201 already confirmed the deposit."
+        } else {
+            text = "The \(expectation.event) webhook confirms this in a real integration; run with --webhook-listen HOST:PORT to receive it here."
+        }
+        event(index, .note, "Q-DEPOSIT-INVISIBLE", text, now)
+        update(index) {
+            $0.awaitingWebhook = nil
+            $0.state = .sending
+        }
+        return advance(index, now: now)
+    }
+
+    /// Records a webhook the listener received.
+    public mutating func record(webhook: WebhookEventRecord) {
+        guard !session.webhooks.contains(where: { $0.eventID == webhook.eventID }) else { return }
+        session.webhooks.append(webhook)
     }
 
     /// After the step's request at the request index succeeded.

@@ -122,12 +122,25 @@ public struct FlowRequest: Sendable {
     public var quirks: [QuirkRule]
     /// Send only when an input is set (or unset).
     public var condition: RequestCondition?
+    /// After success, wait (bounded, optional) for a webhook.
+    public var webhook: WebhookWait?
     public var location: SourceLocation
     /// Where `path` and `body` were written, for precise problems.
     public var fieldLocations: [String: SourceLocation] = [:]
 
     /// Whether resending it after an interruption is safe without asking.
     public var repeatable: Bool { method == "GET" || idempotency || safeToRepeat }
+}
+
+/// Waiting for a webhook after a request: bounded and optional (the step succeeds either way).
+public struct WebhookWait: Sendable {
+    /// The event name, for example `virtual_account.deposit_funds_received`.
+    public var event: String
+    /// A field of the event that must equal `equals` (a template), for example `data.deposit_id`.
+    public var field: JSONPath?
+    public var equals: String?
+    /// Seconds to wait at most.
+    public var timeout: Double
 }
 
 /// Sends a request only when an input is, or is not, set.

@@ -246,7 +246,7 @@ public struct FlowLoader {
     }
 
     static let requestKeys: Set<String> = [
-        "id", "label", "method", "path", "auth", "idempotency", "safe_to_repeat", "body", "expect", "capture", "wait", "quirks", "when",
+        "id", "label", "method", "path", "auth", "idempotency", "safe_to_repeat", "body", "expect", "capture", "wait", "quirks", "when", "webhook",
     ]
 
     mutating func parseRequest(_ node: Node) -> FlowRequest? {
@@ -301,6 +301,22 @@ public struct FlowLoader {
         }
         var wait: WaitSpec?
         if let waitNode = mapping["wait"] { wait = parseWait(waitNode) }
+        var webhook: WebhookWait?
+        if let webhookNode = mapping["webhook"] {
+            if let webhookMapping = webhookNode.mapping, let event = optionalString(webhookMapping, "event") {
+                checkKeys(webhookMapping, allowed: ["event", "field", "equals", "timeout"], in: "a webhook wait")
+                let field = optionalString(webhookMapping, "field").flatMap { JSONPath($0) }
+                let equals = optionalString(webhookMapping, "equals")
+                if let equals, let equalsNode = webhookMapping["equals"] { _ = template(equalsNode, equals) }
+                if let timeout = seconds(webhookMapping, "timeout") {
+                    webhook = WebhookWait(event: event, field: field, equals: equals, timeout: timeout)
+                } else if webhookMapping["timeout"] == nil {
+                    problem(webhookNode, "A webhook wait needs a 'timeout'")
+                }
+            } else {
+                problem(webhookNode, "webhook is {event, field?, equals?, timeout}")
+            }
+        }
         var quirks: [QuirkRule] = []
         if let quirksNode = mapping["quirks"] {
             if let sequence = quirksNode.sequence {
@@ -314,7 +330,8 @@ public struct FlowLoader {
         return FlowRequest(
             id: id, label: optionalString(mapping, "label"), method: method, path: path, auth: auth,
             idempotency: bool(mapping, "idempotency"), safeToRepeat: bool(mapping, "safe_to_repeat"), body: body, expect: expect,
-            captures: captures, wait: wait, quirks: quirks, condition: condition, location: location(node), fieldLocations: fieldLocations
+            captures: captures, wait: wait, quirks: quirks, condition: condition, webhook: webhook, location: location(node),
+            fieldLocations: fieldLocations
         )
     }
 

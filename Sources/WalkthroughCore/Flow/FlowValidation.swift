@@ -92,6 +92,7 @@ extension FlowLoader {
         if let body = request.body {
             check((try? body.templateReferences()) ?? [], request.fieldLocations["body"] ?? request.location, "the body of '\(request.id)'")
         }
+        if let equals = request.webhook?.equals { check((try? Template(parsing: equals).references) ?? [], request.location, "the webhook wait of '\(request.id)'") }
         if let condition = request.condition, !inputNames.contains(condition.input) {
             problems.append(FlowProblem(location: request.location, message: "when refers to unknown input '\(condition.input)'"))
         }

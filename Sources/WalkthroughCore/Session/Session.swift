@@ -212,6 +212,8 @@ public struct StepRecord: Codable, Sendable, Hashable {
     /// How often each remedy was taken, to stop a loop.
     public var remedyUses: [String: Int] = [:]
     public var search: SearchProgress?
+    /// After its request succeeded, the step waits for a webhook.
+    public var awaitingWebhook: Bool?
 
     public init(id: String, title: String) {
         self.id = id
@@ -259,6 +261,46 @@ public struct ExchangeRecord: Codable, Sendable, Hashable {
     }
 }
 
+/// A webhook the run's listener received.
+public struct WebhookEventRecord: Codable, Sendable, Hashable {
+    public var event: String
+    public var eventID: String
+    /// Whether `x-signature-sha256` matched the registered secret.
+    public var verified: Bool
+    public var receivedAt: Date
+    /// The body, redacted.
+    public var body: JSONValue?
+
+    public init(event: String, eventID: String, verified: Bool, receivedAt: Date, body: JSONValue?) {
+        self.event = event
+        self.eventID = eventID
+        self.verified = verified
+        self.receivedAt = receivedAt
+        self.body = body
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case event, eventID = "event_id", verified, receivedAt = "received_at", body
+    }
+}
+
+/// What the engine expects from the webhook listener.
+public struct WebhookExpectation: Sendable, Hashable {
+    public var event: String
+    public var field: JSONPath?
+    /// The rendered value the field must have.
+    public var value: String?
+    public var timeout: Double
+
+    /// Whether `record` is the awaited event.
+    public func matches(_ record: WebhookEventRecord) -> Bool {
+        guard record.event == event else { return false }
+        guard let field, let value else { return true }
+        guard let body = record.body, let actual = field.resolve(in: body) else { return false }
+        return WalkthroughEngine.describe(actual) == value
+    }
+}
+
 /// Something that happened worth telling later: a quirk met, a remedy taken, a note.
 public struct SessionEvent: Codable, Sendable, Hashable {
     public enum Kind: String, Codable, Sendable {
@@ -301,6 +343,14 @@ public struct Session: Codable, Sendable {
     public var pinnedVersion: String?
     public var exchanges: [ExchangeRecord] = []
     public var events: [SessionEvent] = []
+    /// Webhooks received during the session (absent in files written before webhooks existed).
+    public var receivedWebhooks: [WebhookEventRecord]?
+
+    /// Webhooks received during the session.
+    public var webhooks: [WebhookEventRecord] {
+        get { receivedWebhooks ?? [] }
+        set { receivedWebhooks = newValue }
+    }
 
     /// The most exchanges a session keeps (polling can make many); the oldest go first.
     public static let exchangeLimit = 1000
@@ -321,7 +371,7 @@ public struct Session: Codable, Sendable {
         case name, flowID = "flow_id", flowTitle = "flow_title", flowFile = "flow_file", target
         case createdAt = "created_at", updatedAt = "updated_at", completedAt = "completed_at"
         case steps, cursor, inputs, captures, idempotencyKeys = "idempotency_keys", pinnedVersion = "pinned_version"
-        case exchanges, events
+        case exchanges, events, receivedWebhooks = "webhooks"
     }
 
     /// Whether every step is over.
