@@ -143,7 +143,7 @@ struct CurlScript {
             case .amount: out.line(input.optional ? "[ -z \"$\(variable)\" ] || check_amount \(input.name) \"$\(variable)\"" : "check_amount \(input.name) \"$\(variable)\"")
             case .uuid: out.line(input.optional ? "[ -z \"$\(variable)\" ] || check_uuid \(input.name) \"$\(variable)\"" : "check_uuid \(input.name) \"$\(variable)\"")
             case .text:
-                if !input.optional {
+                if !input.optional, input.generate == nil {
                     let from = input.env.map { "set \($0)" } ?? "set \(variable) in this script"
                     out.line("[ -n \"$\(variable)\" ] || die \(ShellSyntax.doubleQuoted("\(input.prompt): \(from)"))")
                 }
@@ -171,6 +171,13 @@ struct CurlScript {
         }
     }
 
+    /// A text with only the builtins filled (`{{ api_version }}`): values of the old session never
+    /// go into comments.
+    func withBuiltins(_ source: String) -> String {
+        guard let template = try? Template(parsing: source) else { return source }
+        return template.render { $0 == "api_version" ? flow.apiVersion : "{{ \($0) }}" } ?? source
+    }
+
     /// What the session's search found for an input, as a note.
     func searchNote(for input: String) -> String? {
         guard let event = session.events.last(where: { $0.kind == .search && $0.text.contains(" \(input) is now ") }) else { return nil }
@@ -192,7 +199,7 @@ struct CurlScript {
     func step(_ step: FlowStep, index: Int, _ out: ScriptLines) {
         let record = session.steps.first { $0.id == step.id }
         out.line("# ━━ Step \(index + 1) of \(flow.steps.count) · \(step.title) ━━")
-        out.comments(step.explain.trimmingCharacters(in: .whitespacesAndNewlines))
+        out.comments(withBuiltins(step.explain).trimmingCharacters(in: .whitespacesAndNewlines))
         if let record, record.state != .succeeded {
             out.comments("In the session this step ended \(record.state.rawValue).")
         }
@@ -249,6 +256,12 @@ struct CurlScript {
     func sendFunction(_ request: FlowRequest, step: FlowStep, _ out: ScriptLines) {
         out.blank()
         out.comments("\(request.id): \(request.label ?? "\(request.method) \(request.path.source)") — \(RequestEffect.describe(method: request.method, path: request.path.source))")
+        if let webhook = request.webhook {
+            out.comments(
+                "After it succeeds the walkthrough also waits, at most \(Self.seconds(webhook.timeout)) s, for the webhook \(webhook.event); "
+                    + "a script has no webhook listener, so here the answer itself is the confirmation."
+            )
+        }
         out.line("\(functionName(step, request))() {")
         out.indented {
             let inputNames = Set(flow.inputs.map(\.name))

@@ -72,6 +72,9 @@ public enum FlowPlan {
                     + ", for at most \(duration(wait.timeout))" + (wait.quirk.map { " (\($0))" } ?? "")
             )
         }
+        if let webhook = request.webhook {
+            out.append(indent + "then waits at most \(duration(webhook.timeout)) for the webhook \(webhook.event) (optional: the step succeeds either way)")
+        }
         if !request.captures.isEmpty {
             out.append(indent + "captures " + request.captures.map { $0.secret ? "\($0.name) (secret)" : $0.name }.joined(separator: ", "))
         }
@@ -117,7 +120,7 @@ public enum FlowPlan {
         case .proceed:
             return [indent + "\(bullet) treats the step as done"]
         case .stop:
-            return [indent + "\(bullet) stops: only a person can go on"]
+            return [indent + "\(bullet) stops (\(remedy.label)): only a person can go on"]
         }
     }
 

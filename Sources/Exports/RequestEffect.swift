@@ -30,7 +30,7 @@ public enum RequestEffect {
         let lastIsID = isIdentifier(last)
         let collection = lastIsID ? (resources.dropLast().last ?? last) : last
         let noun = singular(collection)
-        let article = noun.first.map { "aeiou".contains($0) } == true ? "an" : "a"
+        let article = noun.first.map { "aeio".contains($0) } == true ? "an" : "a"
         switch (method, lastIsID) {
         case ("POST", false): return "creates \(article) \(noun)"
         case ("GET", true): return "reads \(article) \(noun)"

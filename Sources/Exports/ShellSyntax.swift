@@ -82,7 +82,8 @@ enum ShellSyntax {
                 let plain = key.first.map { $0.isLetter || $0 == "_" } == true && key.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
                 out += plain ? ".\(key)?" : ".[\"\(jsonStringContent(key))\"]?"
             case .index(let index):
-                out += "[\(index)]?"
+                // `[0]` alone would build an array: the first segment needs its dot.
+                out += out.isEmpty ? ".[\(index)]?" : "[\(index)]?"
             }
         }
         return out

@@ -104,7 +104,7 @@ public actor KiraAPIClient {
     public func setPinnedVersion(_ version: String?) { pinnedVersion = version }
 
     /// Secret values to mask in records.
-    var redactor: Redactor { Redactor(values: [apiKey, password, token?.value].compactMap { $0 }) }
+    var redactor: Redactor { Redactor(values: [apiKey, password, clientID, token?.value].compactMap { $0 }) }
 
     /// Sends a rendered request, filling secret references with `secret`.
     public func send(_ request: RenderedRequest, secret: @Sendable (String) -> String?) async -> ClientOutcome {
@@ -133,10 +133,13 @@ public actor KiraAPIClient {
     func authenticate(_ cause: RenderedRequest, note: String, exchanges: inout [ExchangeRecord]) async -> String? {
         let auth = RenderedRequest(
             stepID: cause.stepID, requestID: "auth", label: note, method: "POST", path: "/auth", auth: .apiKey, idempotencyKey: nil,
-            body: ["client_id": .string(clientID), "password": "{{ password }}"], repeatable: true
+            body: ["client_id": "{{ client_id }}", "password": "{{ password }}"], repeatable: true
         )
         let password = self.password
-        let result = await sendWithRetries(auth, secret: { $0 == "password" ? password : nil }, note: note, exchanges: &exchanges)
+        let clientID = self.clientID
+        let result = await sendWithRetries(
+            auth, secret: { $0 == "password" ? password : ($0 == "client_id" ? clientID : nil) }, note: note, exchanges: &exchanges
+        )
         guard case .response(let response) = result else {
             if case .failure(let message) = result { return "Re-authentication failed: \(message)" }
             return "Re-authentication failed"
@@ -156,7 +159,8 @@ public actor KiraAPIClient {
     func sendWithRetries(
         _ request: RenderedRequest, secret: @Sendable (String) -> String?, note: String?, exchanges: inout [ExchangeRecord]
     ) async -> ClientOutcome.Result {
-        let retryable = request.method == "GET" || request.idempotencyKey != nil || request.requestID == "auth"
+        // GETs, keyed POSTs, and requests the flow marks safe to repeat (its /auth).
+        let retryable = request.repeatable
         var attempt = 1
         var attemptNote = note
         while true {

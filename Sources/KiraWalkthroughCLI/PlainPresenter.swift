@@ -103,16 +103,22 @@ struct PlainPresenter: WalkthroughPresenter {
     func ask(_ input: InputRequest) async -> String? {
         if let error = input.error { out("  ✗ \(error)") }
         if unattended || !interactive {
-            if let value = input.defaultValue {
+            let source = input.env.map { "set \($0) in the environment" } ?? "run in a terminal to type it"
+            if input.error != nil, !interactive {
+                // The value on offer was refused already: asking again would loop.
+                printError("kira-walkthrough: \(input.prompt): no usable value; \(source)")
+                return nil
+            }
+            if let value = input.defaultValue, input.error == nil {
                 out("  \(input.name) = \(value) (default)")
                 return value
             }
-            if input.optional {
+            if input.optional, input.error == nil {
                 out("  \(input.name): not set")
                 return ""
             }
-            if !interactive || input.error != nil {
-                printError("kira-walkthrough: \(input.prompt): set \(input.name.uppercased()) in the environment or run in a terminal to type it")
+            if !interactive {
+                printError("kira-walkthrough: \(input.prompt): \(source)")
                 return nil
             }
         }
@@ -152,7 +158,10 @@ struct PlainPresenter: WalkthroughPresenter {
             out("    \(index + 1). \(remedy.label)\(mark)\(unavailable)")
         }
         if unattended || !interactive {
-            guard let recommended = blocked.recommended else { return nil }
+            guard let recommended = blocked.recommended else {
+                out("  No remedy can be taken without a person.")
+                return nil
+            }
             out("  ➜ Taking \(recommended + 1) (--yes).")
             return recommended
         }

@@ -96,7 +96,7 @@ struct Run: AsyncParsableCommand {
         )
         let interactive = isatty(STDIN_FILENO) == 1
         var outcome: RunOutcome?
-        if !plain, interactive, isatty(STDOUT_FILENO) == 1 {
+        if !plain, !yes, interactive, isatty(STDOUT_FILENO) == 1 {
             let configuration = TerminalWalkthrough.Configuration(
                 flowTitle: flow.title, sessionName: sessionOptions.session,
                 targetLabel: targetName == "local" ? "LOCAL EMULATOR" : (targetName == "sandbox" ? "https://api.balampay.com/sandbox" : targetName),
@@ -133,6 +133,10 @@ struct Run: AsyncParsableCommand {
             printError("kira-walkthrough: \(message)")
             printLine("  Progress is saved. Resume with: \(resume)")
             throw ExitCode(1)
+        case .quit where yes || !interactive:
+            // Unattended, stopping means something only a person can give was missing.
+            printLine("\n⏸ Stopped: a person is needed to go on (see above).\n  Progress is saved. Resume with: \(resume)")
+            throw ExitCode(3)
         case .quit:
             printLine("\nProgress is saved. Resume with: \(resume)")
         }

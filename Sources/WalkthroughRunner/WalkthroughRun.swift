@@ -217,9 +217,10 @@ struct Driver {
         while shownStep < last {
             shownStep += 1
             let initial = initialStates[shownStep]
+            var step = engine.flow.steps[shownStep]
+            step.explain = engine.renderedText(step.explain)
             await presenter.stepStarted(
-                index: shownStep, of: engine.flow.steps.count, step: engine.flow.steps[shownStep],
-                state: initial == .pending || initial.isFinal ? .pending : initial
+                index: shownStep, of: engine.flow.steps.count, step: step, state: initial == .pending || initial.isFinal ? .pending : initial
             )
             if shownStep < engine.session.cursor {
                 await presenter.stepFinished(index: shownStep, state: engine.session.steps[shownStep].state)

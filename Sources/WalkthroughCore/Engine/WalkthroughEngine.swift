@@ -14,6 +14,8 @@ public struct InputRequest: Sendable, Hashable {
     public var error: String?
     /// The step asking.
     public var stepID: String
+    /// The environment variable that could provide it.
+    public var env: String?
 }
 
 /// An operator action to perform on the emulator.
@@ -81,6 +83,9 @@ public struct WalkthroughEngine: Sendable {
     let makeID: @Sendable () -> String
     /// Longest wait before a wait is reported as timed out, overriding the flow's.
     public var waitTimeoutOverride: Double?
+    /// A secret input of a passed step being asked again at start (memory only).
+    var pendingCredential: String?
+    var pendingCredentialError: String?
 
     /// How many times one remedy may be taken in one step before only stopping is offered.
     public static let remedyLimit = 3
@@ -156,12 +161,23 @@ public struct WalkthroughEngine: Sendable {
 
     /// Starts or resumes: works out what the current step needs.
     public mutating func start(now: Date) -> EngineAction {
-        // Secret inputs of steps already passed are needed again (they were never written).
+        if session.isComplete { return .finished }
+        // Values from the environment win over those kept from an earlier run (a corrected
+        // KIRA_RECIPIENT_ID is used); a request already rendered keeps its own body.
+        for input in flow.inputs where !input.secret {
+            if let env = input.env, let value = sources.environment[env], !value.isEmpty, Self.check(value, input: input) == nil {
+                session.inputs[input.name] = value
+            }
+        }
+        // Secret inputs of steps already passed are needed again (they were never written). They
+        // are asked without touching any step's state, so a step found `sending` stays so.
         for index in 0..<min(session.cursor, flow.steps.count) {
             for name in flow.steps[index].inputs {
-                if let input = flow.input(name), input.secret, !isSettled(input) {
-                    if case .some(let action) = settle(input, stepIndex: session.cursor, now: now) { return action }
-                }
+                guard let input = flow.input(name), input.secret, !settleQuietly(input) else { continue }
+                pendingCredential = name
+                var request = inputRequest(input, stepIndex: min(session.cursor, flow.steps.count - 1))
+                request.error = pendingCredentialError
+                return .needInput(request)
             }
         }
         return resume(now: now)
@@ -193,10 +209,24 @@ public struct WalkthroughEngine: Sendable {
                 $0.waitAttempt = 0
             }
             return .send(active.request)
-        case .blocked:
-            guard let blocked = record.blocked else { return prepare(index, now: now) }
-            return .blocked(refreshed(blocked, stepIndex: index))
-        case .failed:
+        case .blocked, .failed:
+            // A new run checks again first: the operator may have verified the user overnight,
+            // the failure may have been the network. The same request goes, with the same key.
+            if let active = record.active, case .flow = active.origin {
+                let waits = flowRequest(index)?.wait != nil
+                update(index) {
+                    $0.state = waits ? .waiting : .sending
+                    $0.blocked = nil
+                    $0.failure = nil
+                    $0.search = nil
+                    $0.pendingOperator = nil
+                    $0.waitStartedAt = now
+                    $0.waitAttempt = 0
+                }
+                event(index, .resume, nil, "Checking \(active.request.requestID) again after the last run stopped here", now)
+                return .send(active.request)
+            }
+            if record.state == .blocked, let blocked = record.blocked { return .blocked(refreshed(blocked, stepIndex: index)) }
             return .failed(stepID: record.id, message: record.failure ?? "The step failed")
         case .succeeded, .skipped:
             session.cursor += 1
@@ -206,6 +236,17 @@ public struct WalkthroughEngine: Sendable {
 
     /// A value for the input being asked.
     public mutating func provide(input name: String, value raw: String, now: Date) -> EngineAction {
+        if name == pendingCredential, let input = flow.input(name) {
+            let value = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+            if let error = Self.check(value, input: input) {
+                pendingCredentialError = error
+                return start(now: now)
+            }
+            store(input, value: value)
+            pendingCredential = nil
+            pendingCredentialError = nil
+            return start(now: now)
+        }
         guard let index = currentIndex, session.steps[index].state == .awaitingInput, session.steps[index].pendingInput == name,
             let input = flow.input(name)
         else { return resume(now: now) }
@@ -334,13 +375,17 @@ public struct WalkthroughEngine: Sendable {
         case .prompt(let input, _):
             guard let flowInput = flow.input(input) else { return fail(index, "Unknown input \(input)") }
             let asked = session.steps[index].remedyUses["\(rule.id)#\(remedyIndex)", default: 0] > 1
+            let refused = value(of: input)
             session.inputs[input] = nil
             secrets[input] = nil
-            // The environment answers the first time (KIRA_USER_ID); a second ask goes to the person.
-            if !asked, settleQuietly(flowInput) {
+            // The environment answers the first time (KIRA_USER_ID), unless it holds the value just
+            // refused; a second ask goes to the person.
+            if !asked, settleQuietly(flowInput), value(of: input) != refused {
                 update(index) { $0.blocked = nil }
                 return afterPrompt(index, PendingRemedy(quirk: rule.id, remedy: remedyIndex), now: now)
             }
+            session.inputs[input] = nil
+            secrets[input] = nil
             update(index) {
                 $0.state = .awaitingInput
                 $0.pendingInput = input
@@ -364,6 +409,11 @@ public struct WalkthroughEngine: Sendable {
         case .restart(let from):
             guard let target = flow.steps[index].requests.firstIndex(where: { $0.id == from }) else { return fail(index, "Unknown request \(from)") }
             session.idempotencyKeys["\(flow.steps[index].id)/\(from)"] = nil
+            // A new resource, not a replay: values generated for the old one (a unique email) go too.
+            let restarted = flow.steps[index].requests[target]
+            for name in restarted.path.references + ((try? restarted.body?.templateReferences()) ?? []) ?? [] where flow.input(name)?.generate != nil {
+                session.inputs[name] = nil
+            }
             update(index) {
                 $0.requestIndex = target
                 $0.blocked = nil
@@ -622,9 +672,12 @@ public struct WalkthroughEngine: Sendable {
 
     mutating func settle(_ input: FlowInput, stepIndex: Int, now: Date) -> EngineAction? {
         if settleQuietly(input) { return nil }
+        if let env = input.env, let value = sources.environment[env], !value.isEmpty, let problem = Self.check(value, input: input) {
+            update(stepIndex) { $0.inputError = "\(env)=\(input.secret ? "…" : value) is not usable: \(problem)" }
+        }
         if let generator = input.generate {
             let id = makeID()
-            store(input, value: generator == .uuid ? id : String(id.replacingOccurrences(of: "-", with: "").prefix(8)))
+            store(input, value: generator == .uuid ? id : String(id.replacingOccurrences(of: "-", with: "").suffix(8)))
             return nil
         }
         update(stepIndex) {
@@ -637,7 +690,8 @@ public struct WalkthroughEngine: Sendable {
     func inputRequest(_ input: FlowInput, stepIndex: Int) -> InputRequest {
         InputRequest(
             name: input.name, prompt: input.prompt, secret: input.secret, defaultValue: input.defaultValue.flatMap { render($0) },
-            format: input.format, optional: input.optional, error: session.steps[stepIndex].inputError, stepID: flow.steps[stepIndex].id
+            format: input.format, optional: input.optional, error: session.steps[stepIndex].inputError, stepID: flow.steps[stepIndex].id,
+            env: input.env
         )
     }
 
@@ -654,6 +708,9 @@ public struct WalkthroughEngine: Sendable {
     }
 
     // MARK: Rendering
+
+    /// Fills references in a text (an explanation) as far as they are known.
+    public func renderedText(_ text: String) -> String { render(text) ?? text }
 
     /// Fills references in a text; `nil` when one has no value.
     func render(_ text: String) -> String? {

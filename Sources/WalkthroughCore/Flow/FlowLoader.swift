@@ -542,7 +542,10 @@ public struct FlowLoader {
                 return nil
             }
             checkKeys(searchMapping, allowed: ["input", "span", "max_calls"], in: "a search remedy")
-            let span = optionalString(searchMapping, "span").flatMap(Amount.cents) ?? 2048
+            var span = 2048
+            if let spanText = optionalString(searchMapping, "span") {
+                if let cents = Amount.cents(spanText), cents > 0 { span = cents } else { problem(searchMapping["span"], "span is an amount such as \"20.48\"") }
+            }
             let maxCalls = searchMapping["max_calls"]?.int ?? 12
             if maxCalls < 2 { problem(searchMapping["max_calls"], "max_calls must be at least 2") }
             // One call checks the top of the span, the rest bisect it to the cent.

@@ -28,6 +28,9 @@ extension FlowLoader {
         func references(_ text: String) -> [String] { (try? Template(parsing: text).references) ?? [] }
 
         for input in flow.inputs {
+            if let defaultValue = input.defaultValue, !defaultValue.contains("{{"), let problem = WalkthroughEngine.check(defaultValue, input: input) {
+                problems.append(FlowProblem(location: input.location, message: "The default of '\(input.name)' is not valid: \(problem)"))
+            }
             if let defaultValue = input.defaultValue { checkReferences(references(defaultValue), at: input.location, "the default of input '\(input.name)'") }
             if input.secret, input.defaultValue != nil {
                 problems.append(FlowProblem(location: input.location, message: "Secret input '\(input.name)' must not have a default written in the file"))
@@ -48,7 +51,8 @@ extension FlowLoader {
             for request in step.requestsIncludingRemedies {
                 problems += Self.problems(in: request, inputNames: inputNames, known: known)
             }
-            for request in step.requests {
+            for request in step.requestsIncludingRemedies {
+                if let label = request.label { checkReferences(references(label), at: request.location, "the label of '\(request.id)'") }
                 for quirk in request.quirks {
                     checkReferences(references(quirk.explain), at: quirk.location, "the explanation of \(quirk.id)")
                     if !Self.isQuirkID(quirk.id) {

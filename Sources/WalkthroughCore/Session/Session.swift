@@ -8,12 +8,14 @@ import KiraJSON
 /// - `awaitingInput` → `awaitingInput` (invalid value) | `ready` | `sending` (a prompt remedy's
 ///   validation request) | `waiting` (a prompt remedy that retries a wait)
 /// - `ready` → `sending` | `skipped`
-/// - `sending` → `succeeded` | `ready` (next request of the step) | `waiting` | `blocked` | `failed`
-/// - `waiting` → `waiting` (another poll) | `succeeded` | `ready` | `blocked` (a quirk, or the
-///   timeout) | `failed`
-/// - `blocked` → `sending` (a remedy's request, a search probe, a retry) | `waiting` (keep
-///   waiting) | `awaitingInput` (a prompt) | `ready` (restart) | `succeeded` (proceed) | `skipped`
-/// - `failed` → `sending` (retry) | `skipped`
+/// - `sending` → `succeeded` | `ready` (next request of the step) | `awaitingInput` (the next
+///   request needs a value) | `waiting` (a poll, or a webhook wait) | `blocked` | `failed`
+/// - `waiting` → `waiting` (another poll) | `succeeded` | `ready` | `awaitingInput` | `blocked` (a
+///   quirk, or the timeout) | `failed`
+/// - `blocked` → `sending` (a remedy's request, a search probe, a retry, a new run checking
+///   again) | `waiting` (keep waiting) | `awaitingInput` (a prompt) | `ready` (restart) |
+///   `succeeded` (proceed) | `skipped` | `failed`
+/// - `failed` → `sending` (retry, or a new run checking again) | `waiting` | `skipped`
 /// - `succeeded`, `skipped`: final.
 public enum StepState: String, Codable, Sendable, CaseIterable {
     case pending
