@@ -140,8 +140,16 @@ struct CurlScript {
             }
             out.line("\(variable)=\"\(value)\"  # \(note.replacingOccurrences(of: "\n", with: " "))")
             switch input.format {
-            case .amount: out.line(input.optional ? "[ -z \"$\(variable)\" ] || check_amount \(input.name) \"$\(variable)\"" : "check_amount \(input.name) \"$\(variable)\"")
-            case .uuid: out.line(input.optional ? "[ -z \"$\(variable)\" ] || check_uuid \(input.name) \"$\(variable)\"" : "check_uuid \(input.name) \"$\(variable)\"")
+            case .amount:
+                out.line(
+                    input.optional
+                        ? "[ -z \"$\(variable)\" ] || check_amount \(input.name) \"$\(variable)\""
+                        : "check_amount \(input.name) \"$\(variable)\"")
+            case .uuid:
+                out.line(
+                    input.optional
+                        ? "[ -z \"$\(variable)\" ] || check_uuid \(input.name) \"$\(variable)\""
+                        : "check_uuid \(input.name) \"$\(variable)\"")
             case .text:
                 if !input.optional, input.generate == nil {
                     let from = input.env.map { "set \($0)" } ?? "set \(variable) in this script"
@@ -181,13 +189,16 @@ struct CurlScript {
     /// What the session's search found for an input, as a note.
     func searchNote(for input: String) -> String? {
         guard let event = session.events.last(where: { $0.kind == .search && $0.text.contains(" \(input) is now ") }) else { return nil }
-        return "found by the session's search (\(event.quirkID ?? "search")): \(event.text.split(separator: "(").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? event.text)"
+        return
+            "found by the session's search (\(event.quirkID ?? "search")): \(event.text.split(separator: "(").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? event.text)"
     }
 
     func summary(_ out: ScriptLines) {
         let shown = flow.allCaptures.filter { !$0.secret }.map(\.name)
         var seen = Set<String>()
-        out.line("printf '\\n✓ %s: all %s steps done against %s\\n' \(ShellSyntax.doubleQuoted(flow.title)) \(flow.steps.count) \"$KIRA_BASE_URL\"")
+        out.line(
+            "printf '\\n✓ %s: all %s steps done against %s\\n' \(ShellSyntax.doubleQuoted(flow.title)) \(flow.steps.count) \"$KIRA_BASE_URL\""
+        )
         for name in shown where seen.insert(name).inserted {
             let variable = bindings.shellName(name)
             out.line("[ -z \"${\(variable)}\" ] || printf '  %s = %s\\n' \(ShellSyntax.singleQuoted(name)) \"$\(variable)\"")
@@ -255,7 +266,9 @@ struct CurlScript {
     /// The function that sends a request, built from the variables as they are when it is called.
     func sendFunction(_ request: FlowRequest, step: FlowStep, _ out: ScriptLines) {
         out.blank()
-        out.comments("\(request.id): \(request.label ?? "\(request.method) \(request.path.source)") — \(RequestEffect.describe(method: request.method, path: request.path.source))")
+        out.comments(
+            "\(request.id): \(request.label ?? "\(request.method) \(request.path.source)") — \(RequestEffect.describe(method: request.method, path: request.path.source))"
+        )
         if let webhook = request.webhook {
             out.comments(
                 "After it succeeds the walkthrough also waits, at most \(Self.seconds(webhook.timeout)) s, for the webhook \(webhook.event); "
@@ -276,7 +289,9 @@ struct CurlScript {
             if let body = request.body {
                 out.line("local body")
                 let arguments = bindings.jqArguments(body.references)
-                out.line("body=$(jq -n \(arguments.isEmpty ? "" : arguments + " ")\(ShellSyntax.singleQuoted(bindings.jqProgram(body, indent: "  "))))")
+                out.line(
+                    "body=$(jq -n \(arguments.isEmpty ? "" : arguments + " ")\(ShellSyntax.singleQuoted(bindings.jqProgram(body, indent: "  "))))"
+                )
                 out.line("send_request \(request.method) \(path) \(request.auth.rawValue) \(key) \"$body\"")
             } else {
                 out.line("send_request \(request.method) \(path) \(request.auth.rawValue) \(key)")
@@ -347,7 +362,9 @@ struct CurlScript {
     /// A wait: polls until the condition holds, with the flow's interval, backoff and overall timeout.
     func waitLoop(_ request: FlowRequest, wait: WaitSpec, step: FlowStep, context: Context, _ out: ScriptLines) {
         if let explain = wait.explain { out.comments("Waits: \(explain)") }
-        out.line("poll_start \(Self.seconds(wait.timeout.rounded(.up))) \(Self.seconds(wait.interval)) \(Self.seconds(wait.backoff)) \(Self.seconds(wait.maxInterval))")
+        out.line(
+            "poll_start \(Self.seconds(wait.timeout.rounded(.up))) \(Self.seconds(wait.interval)) \(Self.seconds(wait.backoff)) \(Self.seconds(wait.maxInterval))"
+        )
         out.line("while :; do")
         out.indented {
             if request.idempotency {
@@ -527,7 +544,9 @@ struct CurlScript {
         if let fragment = condition.messageContains {
             let message = "((($json | value_at([\"message\"])) | if type == \"string\" then . else null end) // $raw)"
             let expected = "\"\(ShellSyntax.jsonStringContent(fragment))\""
-            parts.append(sensitive ? "(\(message) | contains(\(expected)))" : "(\(message) | ascii_downcase | contains(\(expected) | ascii_downcase))")
+            parts.append(
+                sensitive
+                    ? "(\(message) | contains(\(expected)))" : "(\(message) | ascii_downcase | contains(\(expected) | ascii_downcase))")
         }
         if let field = condition.field {
             func equal(_ value: JSONValue) -> String {

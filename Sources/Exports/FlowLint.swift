@@ -47,7 +47,9 @@ public enum FlowLint {
         let unique = issues.filter { seen.insert("\($0.location)|\($0.message)").inserted }
         return FlowCheck(
             flow: flow,
-            issues: unique.sorted { ($0.location.line, $0.location.column, $0.message) < ($1.location.line, $1.location.column, $1.message) }
+            issues: unique.sorted {
+                ($0.location.line, $0.location.column, $0.message) < ($1.location.line, $1.location.column, $1.message)
+            }
         )
     }
 
@@ -74,10 +76,13 @@ public enum FlowLint {
         func check(_ request: FlowRequest, step: FlowStep, available: Set<String>) {
             // What is sent must be known before sending; what is only shown (explanations, labels of
             // remedies) may also use what this very request captures.
-            var sent: [(name: String, from: SourceLocation)] = request.path.references.map { ($0, request.fieldLocations["path"] ?? request.location) }
+            var sent: [(name: String, from: SourceLocation)] = request.path.references.map {
+                ($0, request.fieldLocations["path"] ?? request.location)
+            }
             sent += (request.body?.references ?? []).map { ($0, request.fieldLocations["body"] ?? request.location) }
             sent += (request.label.map { (try? Template(parsing: $0).references) ?? [] } ?? []).map { ($0, request.location) }
-            let conditions = request.quirks.flatMap { CurlScript.conditionReferences($0.when) }
+            let conditions =
+                request.quirks.flatMap { CurlScript.conditionReferences($0.when) }
                 + (request.wait.map { CurlScript.conditionReferences($0.until) } ?? [])
             sent += conditions.map { ($0, request.location) }
             var reported = Set<String>()
@@ -118,7 +123,8 @@ public enum FlowLint {
     static func cyclicDefaults(_ flow: Flow) -> [FlowIssue] {
         var edges: [String: [String]] = [:]
         for input in flow.inputs {
-            edges[input.name] = input.defaultValue.map { (try? Template(parsing: $0).references) ?? [] }?.filter { flow.input($0) != nil } ?? []
+            edges[input.name] =
+                input.defaultValue.map { (try? Template(parsing: $0).references) ?? [] }?.filter { flow.input($0) != nil } ?? []
         }
         var issues: [FlowIssue] = []
         var reported = Set<String>()
@@ -130,7 +136,9 @@ public enum FlowLint {
                     if next == input.name {
                         let cycle = (path + [next]).joined(separator: " → ")
                         if reported.insert(Set(path).sorted().joined(separator: ",")).inserted {
-                            issues.append(FlowIssue(location: input.location, message: "The defaults of inputs refer to each other in a circle: \(cycle)"))
+                            issues.append(
+                                FlowIssue(
+                                    location: input.location, message: "The defaults of inputs refer to each other in a circle: \(cycle)"))
                         }
                     } else if !path.contains(next), path.count <= flow.inputs.count {
                         stack.append((next, path + [next]))
@@ -147,7 +155,8 @@ public enum FlowLint {
         flow.allRequests.compactMap { entry in
             guard let wait = entry.request.wait, !(wait.timeout > 0) else { return nil }
             let location = source.find("timeout", from: entry.request.location) ?? entry.request.location
-            return FlowIssue(location: location, message: "The wait of '\(entry.request.id)' has no overall timeout (it is 0): give it one, such as 10m")
+            return FlowIssue(
+                location: location, message: "The wait of '\(entry.request.id)' has no overall timeout (it is 0): give it one, such as 10m")
         }
     }
 
@@ -155,7 +164,9 @@ public enum FlowLint {
         var issues: [FlowIssue] = []
         func unknown(_ id: String, at location: SourceLocation) {
             guard !KnownQuirks.ids.contains(id) else { return }
-            let suggestion = KnownQuirks.ids.min { distance($0, id) < distance($1, id) }.flatMap { distance($0, id) <= 4 ? " (did you mean '\($0)'?)" : nil }
+            let suggestion = KnownQuirks.ids.min { distance($0, id) < distance($1, id) }.flatMap {
+                distance($0, id) <= 4 ? " (did you mean '\($0)'?)" : nil
+            }
             issues.append(
                 FlowIssue(
                     location: source.find(id, from: location) ?? location,
@@ -177,7 +188,8 @@ public enum FlowLint {
             guard let credential = input.credential, credential != .clientID, !input.secret else { return nil }
             return FlowIssue(
                 location: input.location,
-                message: "Input '\(input.name)' holds the \(credential.rawValue) credential but is not 'secret: true': it would be written to the session file"
+                message:
+                    "Input '\(input.name)' holds the \(credential.rawValue) credential but is not 'secret: true': it would be written to the session file"
             )
         }
     }
@@ -193,7 +205,8 @@ public enum FlowLint {
             else { return nil }
             return FlowIssue(
                 location: request.location,
-                message: "POST \(request.path.source) needs 'idempotency: true': the API rejects it without an Idempotency-Key (Q-IDEMPOTENCY)"
+                message:
+                    "POST \(request.path.source) needs 'idempotency: true': the API rejects it without an Idempotency-Key (Q-IDEMPOTENCY)"
             )
         }
     }
@@ -224,15 +237,19 @@ public enum FlowLint {
                 }
             }
             if let body = request.body { walk(body) }
-            for (name, value) in HTTPArchive.query(of: "http://flow" + request.path.source) where secretFields.contains(name.lowercased()) && isLiteral(value) {
+            for (name, value) in HTTPArchive.query(of: "http://flow" + request.path.source)
+            where secretFields.contains(name.lowercased()) && isLiteral(value) {
                 literals.append((name, "the query"))
             }
             for literal in literals {
-                let start = literal.where == "the body" ? (request.fieldLocations["body"] ?? request.location) : (request.fieldLocations["path"] ?? request.location)
+                let start =
+                    literal.where == "the body"
+                    ? (request.fieldLocations["body"] ?? request.location) : (request.fieldLocations["path"] ?? request.location)
                 issues.append(
                     FlowIssue(
                         location: source.find(literal.field, from: start) ?? start,
-                        message: "'\(literal.field)' in \(literal.where) of '\(request.id)' is written literally: a secret never goes in a flow file; "
+                        message:
+                            "'\(literal.field)' in \(literal.where) of '\(request.id)' is written literally: a secret never goes in a flow file; "
                             + "use a secret input, such as \"{{ password }}\", read from the environment"
                     )
                 )
@@ -349,7 +366,9 @@ struct SourceText {
             guard from + needle.count <= line.count else { continue }
             for column in from...(line.count - needle.count) {
                 if line[column] == "#", column == 0 || line[column - 1] == " " { break }
-                if Array(line[column..<(column + needle.count)]) == needle { return SourceLocation(file: file, line: index + 1, column: column + 1) }
+                if Array(line[column..<(column + needle.count)]) == needle {
+                    return SourceLocation(file: file, line: index + 1, column: column + 1)
+                }
             }
         }
         return nil

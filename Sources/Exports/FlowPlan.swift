@@ -73,7 +73,10 @@ public enum FlowPlan {
             )
         }
         if let webhook = request.webhook {
-            out.append(indent + "then waits at most \(duration(webhook.timeout)) for the webhook \(webhook.event) (optional: the step succeeds either way)")
+            out.append(
+                indent
+                    + "then waits at most \(duration(webhook.timeout)) for the webhook \(webhook.event) (optional: the step succeeds either way)"
+            )
         }
         if !request.captures.isEmpty {
             out.append(indent + "captures " + request.captures.map { $0.secret ? "\($0.name) (secret)" : $0.name }.joined(separator: ", "))
@@ -90,11 +93,15 @@ public enum FlowPlan {
         return out
     }
 
-    static func remedyLines(_ remedy: Remedy, blocked: FlowRequest, step: FlowStep, flow: Flow, indent: String, bullet: String) -> [String] {
+    static func remedyLines(_ remedy: Remedy, blocked: FlowRequest, step: FlowStep, flow: Flow, indent: String, bullet: String) -> [String]
+    {
         let then = remedy.then == .next ? "then goes on with the next request" : "then sends \(blocked.id) again"
         switch remedy.kind {
         case .request(let followUp):
-            return [indent + "\(bullet) may send \(followUp.method) \(followUp.path.source) — \(RequestEffect.describe(method: followUp.method, path: followUp.path.source)); \(then)"]
+            return [
+                indent
+                    + "\(bullet) may send \(followUp.method) \(followUp.path.source) — \(RequestEffect.describe(method: followUp.method, path: followUp.path.source)); \(then)"
+            ]
                 + details(followUp, step: step, flow: flow, indent: indent + "     ")
         case .wait:
             return [indent + "\(bullet) keeps polling until the wait's timeout"]
@@ -112,10 +119,16 @@ public enum FlowPlan {
             ]
         case .operatorAction(let action):
             let verb = action.verb == .verifyUser ? "verify" : "reject"
-            return [indent + "\(bullet) operator \(action.verb.rawValue) \(action.id): POST /__emulator/users/{id}/\(verb) (this project's emulator only); \(then)"]
+            return [
+                indent
+                    + "\(bullet) operator \(action.verb.rawValue) \(action.id): POST /__emulator/users/{id}/\(verb) (this project's emulator only); \(then)"
+            ]
         case .restart(let from):
             let target = step.requests.first { $0.id == from }
-            let effect = target.map { " — sends \($0.method) \($0.path.source) again\($0.idempotency ? " with a new Idempotency-Key: \(RequestEffect.describe(method: $0.method, path: $0.path.source)) anew" : "")" } ?? ""
+            let effect =
+                target.map {
+                    " — sends \($0.method) \($0.path.source) again\($0.idempotency ? " with a new Idempotency-Key: \(RequestEffect.describe(method: $0.method, path: $0.path.source)) anew" : "")"
+                } ?? ""
             return [indent + "\(bullet) restarts the step from \(from)\(effect)"]
         case .proceed:
             return [indent + "\(bullet) treats the step as done"]

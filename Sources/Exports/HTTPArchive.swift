@@ -33,7 +33,8 @@ struct HTTPArchive {
                 "pages": .array(pages),
                 "entries": .array(exchanges.map(entry)),
                 "comment": .string(
-                    scrubber.scrub("Session \(session.name) · \(session.flowTitle) · target \(session.target.kind) \(session.target.baseURL)")
+                    scrubber.scrub(
+                        "Session \(session.name) · \(session.flowTitle) · target \(session.target.kind) \(session.target.baseURL)")
                 ),
             ]
         ]
@@ -61,7 +62,8 @@ struct HTTPArchive {
     func request(_ exchange: ExchangeRecord) -> JSONValue {
         var request: JSONObject = [
             "method": .string(exchange.method),
-            "url": .string(scrubber.scrub(exchange.url)),
+            // A mask in a URL is percent-encoded, so the URL stays one.
+            "url": .string(scrubber.scrub(exchange.url).replacingOccurrences(of: Redactor.mask, with: "%5BREDACTED%5D")),
             "httpVersion": "HTTP/1.1",
             "cookies": [],
             "headers": headers(exchange.requestHeaders),
@@ -71,7 +73,9 @@ struct HTTPArchive {
         ]
         if let body = exchange.requestBody.map(cleanBody) {
             request["bodySize"] = .int(body.utf8.count)
-            request["postData"] = ["mimeType": .string(Self.header("content-type", in: exchange.requestHeaders) ?? "application/json"), "text": .string(body)]
+            request["postData"] = [
+                "mimeType": .string(Self.header("content-type", in: exchange.requestHeaders) ?? "application/json"), "text": .string(body),
+            ]
         }
         return .object(request)
     }

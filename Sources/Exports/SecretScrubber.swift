@@ -132,7 +132,9 @@ public struct SecretScrubber: Sendable {
             let payload = run(characters, at: end + 1, prefix: "eyJ", allowed: base64URL, minimum: 8)
         else { return nil }
         end += 1 + payload
-        if end < characters.count, characters[end] == ".", let signature = run(characters, at: end + 1, prefix: "", allowed: base64URL, minimum: 1) {
+        if end < characters.count, characters[end] == ".",
+            let signature = run(characters, at: end + 1, prefix: "", allowed: base64URL, minimum: 1)
+        {
             end += 1 + signature
         }
         return end - index

@@ -79,7 +79,9 @@ enum ShellSyntax {
         for segment in path.segments {
             switch segment {
             case .key(let key):
-                let plain = key.first.map { $0.isLetter || $0 == "_" } == true && key.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
+                let plain =
+                    key.first.map { $0.isLetter || $0 == "_" } == true
+                    && key.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
                 out += plain ? ".\(key)?" : ".[\"\(jsonStringContent(key))\"]?"
             case .index(let index):
                 // `[0]` alone would build an array: the first segment needs its dot.

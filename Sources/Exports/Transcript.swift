@@ -19,8 +19,10 @@ struct Transcript {
         out.append("|---|---|")
         out.append("| Flow | `\(session.flowID)` (\(escape(session.flowFile))) |")
         out.append("| Session | `\(session.name)` |")
-        let target = session.target.kind == "local" ? "local emulator" : session.target.kind == "sandbox" ? "the Kira sandbox" : "a base URL"
-        out.append("| Target | \(target): \(escape(session.target.baseURL))\(session.target.isEmulator ? " (this project's emulator)" : "") |")
+        let target =
+            session.target.kind == "local" ? "local emulator" : session.target.kind == "sandbox" ? "the Kira sandbox" : "a base URL"
+        out.append(
+            "| Target | \(target): \(escape(session.target.baseURL))\(session.target.isEmulator ? " (this project's emulator)" : "") |")
         out.append("| Started | \(Self.timestamp(session.createdAt)) |")
         out.append("| \(session.isComplete ? "Completed" : "Last saved") | \(Self.timestamp(session.completedAt ?? session.updatedAt)) |")
         if let pinned = session.pinnedVersion { out.append("| Pinned API version | \(escape(pinned)) |") }
@@ -49,7 +51,9 @@ struct Transcript {
         let flowStep = flow.steps.first { $0.id == record.id }
         var out: [String] = ["## \(index + 1). \(escape(record.title))", ""]
         out.append("**State:** \(record.state.rawValue)\(record.failure.map { " — \(escape(scrubber.scrub($0)))" } ?? "")")
-        if let blocked = record.blocked { out += ["", "**Blocked on:** \(blocked.quirkID) — \(escape(scrubber.scrub(blocked.explanation)))"] }
+        if let blocked = record.blocked {
+            out += ["", "**Blocked on:** \(blocked.quirkID) — \(escape(scrubber.scrub(blocked.explanation)))"]
+        }
         if let explain = flowStep?.explain {
             out.append("")
             out.append(escape(render(explain).trimmingCharacters(in: .whitespacesAndNewlines)))
@@ -116,7 +120,9 @@ struct Transcript {
             let times = repeats == 1 ? Self.duration(total) : "\(repeats) times, \(Self.duration(total)) in all"
             out += ["", "#### \(numbers). `\(exchange.method) \(escapeCode(path))` → \(outcome) · \(times)", ""]
             var about: [String] = []
-            if let label = Self.requests(of: step).first(where: { $0.id == exchange.requestID })?.label { about.append("_\(escape(render(label)))_") }
+            if let label = Self.requests(of: step).first(where: { $0.id == exchange.requestID })?.label {
+                about.append("_\(escape(render(label)))_")
+            }
             about.append("(request `\(exchange.requestID)`)")
             if let note = exchange.note { about.append("— \(escape(scrubber.scrub(note)))") }
             out.append(about.joined(separator: " "))
@@ -149,7 +155,8 @@ struct Transcript {
         guard let body, let json = try? JSONValue.parse(body) else { return body }
         func strip(_ value: JSONValue) -> JSONValue {
             switch value {
-            case .object(let object): return .object(JSONObject(object.entries.filter { !$0.key.hasSuffix("_at") }.map { ($0.key, strip($0.value)) }))
+            case .object(let object):
+                return .object(JSONObject(object.entries.filter { !$0.key.hasSuffix("_at") }.map { ($0.key, strip($0.value)) }))
             case .array(let items): return .array(items.map(strip))
             default: return value
             }
@@ -169,7 +176,8 @@ struct Transcript {
     }
 
     func describe(_ event: SessionEvent) -> String {
-        let text = escape(scrubber.scrub(event.text.trimmingCharacters(in: .whitespacesAndNewlines)).replacingOccurrences(of: "\n", with: " "))
+        let text = escape(
+            scrubber.scrub(event.text.trimmingCharacters(in: .whitespacesAndNewlines)).replacingOccurrences(of: "\n", with: " "))
         let quirk = event.quirkID.map { "**\($0)**" }
         switch event.kind {
         case .quirk: return "\(Self.time(event.at)) ⚑ \(quirk ?? "A quirk") stopped the step: \(text)"

@@ -6,9 +6,9 @@ import SessionStore
 import WalkthroughCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 extension ExportFormat: ExpressibleByArgument {}
@@ -45,13 +45,17 @@ struct Export: ParsableCommand {
         }
         guard let session = loaded else {
             throw CommandFailure(
-                message: "No session '\(sessionOptions.session)' in \(store.directory). Run `kira-walkthrough run` first, or name one with --session."
+                message:
+                    "No session '\(sessionOptions.session)' in \(store.directory). Run `kira-walkthrough run` first, or name one with --session."
             )
         }
         let flowFile = flow ?? (FileManager.default.fileExists(atPath: session.flowFile) ? session.flowFile : nil)
         let walkthrough = try FlowFile.load(flowFile)
         guard walkthrough.id == session.flowID else {
-            throw CommandFailure(message: "Session '\(session.name)' ran flow '\(session.flowID)', but \(walkthrough.file) is flow '\(walkthrough.id)'. Name its file with --flow.")
+            throw CommandFailure(
+                message:
+                    "Session '\(session.name)' ran flow '\(session.flowID)', but \(walkthrough.file) is flow '\(walkthrough.id)'. Name its file with --flow."
+            )
         }
         // Whatever credentials this machine holds are masked too, should one have slipped in.
         let environment = ProcessInfo.processInfo.environment
@@ -77,7 +81,9 @@ enum ExportFile {
             throw CommandFailure(message: "Cannot write \(path): the directory \(directory) does not exist")
         }
         let temporary = directory + "/.\(destination.lastPathComponent).tmp-\(getpid())-\(UUID().uuidString.prefix(8))"
-        guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8), attributes: [.posixPermissions: executable ? 0o755 : 0o644])
+        guard
+            FileManager.default.createFile(
+                atPath: temporary, contents: Data(text.utf8), attributes: [.posixPermissions: executable ? 0o755 : 0o644])
         else {
             throw CommandFailure(message: "Cannot write \(path): creating \(temporary) failed")
         }

@@ -62,8 +62,13 @@ public struct SandboxServer: Sendable {
             }()
     }
 
+    /// `localhost`, `::1`, or an IPv4 address in 127.0.0.0/8 (four numeric parts, not a name
+    /// that merely starts with "127.").
     static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        if host == "localhost" || host == "::1" || host == "[::1]" { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "127" else { return false }
+        return parts.allSatisfy { part in !part.isEmpty && part.count <= 3 && part.allSatisfy(\.isNumber) && (Int(part) ?? 256) <= 255 }
     }
 
     /// Serves until `stop` is called on what `start` returned, or, with `handlingSignals`, until

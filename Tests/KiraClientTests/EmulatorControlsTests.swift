@@ -1,0 +1,119 @@
+import Foundation
+import KiraJSON
+import Testing
+
+@testable import KiraClient
+@testable import KiraSandbox
+@testable import WalkthroughCore
+
+/// `EmulatorControls`: telling the emulator from anything else, and the operator actions that
+/// stand in for "ask your Kira contact".
+@Suite struct EmulatorControlsTests {
+    @Test func rootStripsTheSandboxPathAndTrailingSlashes() {
+        #expect(EmulatorControls.root(of: "http://127.0.0.1:4010/sandbox") == "http://127.0.0.1:4010")
+        #expect(EmulatorControls.root(of: "http://127.0.0.1:4010/sandbox/") == "http://127.0.0.1:4010")
+        #expect(EmulatorControls.root(of: "http://127.0.0.1:4010") == "http://127.0.0.1:4010")
+        #expect(EmulatorControls.root(of: "https://api.balampay.com/sandbox") == "https://api.balampay.com")
+    }
+
+    @Test func theEmulatorIsRecognised() async throws {
+        try await LiveSandbox.with { sandbox in
+            #expect(await EmulatorControls.isEmulator(sandbox.baseURL))
+            #expect(await EmulatorControls.isEmulator(sandbox.baseURL + "/"))
+            #expect(await EmulatorControls.isEmulator(sandbox.rootURL))
+        }
+    }
+
+    @Test func aPortWithNothingListeningIsNotTheEmulator() async throws {
+        let socket = try LoopbackSocket()  // bound, not listening: connections are refused
+        defer { socket.close() }
+        let started = ContinuousClock.now
+        #expect(await EmulatorControls.isEmulator(socket.baseURL, timeout: .milliseconds(500)) == false)
+        // Bounded by the probe's timeout (a refused connection is retried inside it).
+        #expect(ContinuousClock.now - started < .milliseconds(1500))
+    }
+
+    @Test func anotherServerAnsweringHealthzIsNotTheEmulator() async throws {
+        let server = try LoopbackSocket()
+        defer { server.close() }
+        try server.serve(status: 200, body: #"{"status":"ok","service":"something-else"}"#)
+        #expect(await EmulatorControls.isEmulator(server.baseURL) == false)
+    }
+
+    @Test func aServerThatDoesNotAnswerInTimeIsNotTheEmulator() async throws {
+        // Faults never apply to /healthz, so this is a listener that accepts and never answers.
+        let socket = try LoopbackSocket()
+        defer { socket.close() }
+        try socket.listenWithoutAnswering()
+        let started = ContinuousClock.now
+        #expect(await EmulatorControls.isEmulator(socket.baseURL, timeout: .milliseconds(300)) == false)
+        #expect(ContinuousClock.now - started < .seconds(2))
+    }
+
+    @Test func verifyUserFlipsAUserCreatedThroughTheClient() async throws {
+        try await LiveSandbox.with { sandbox in
+            try await sandbox.withClient { client in
+                let created = await client.send(Requests.createUser(key: newKey()), secret: demoSecrets)
+                let id = try #require(created.response?.json?["id"]?.stringValue)
+                #expect(created.response?.json?["status"]?.stringValue == "CREATED")
+
+                let failure = await EmulatorControls.perform(OperatorRequest(verb: .verifyUser, id: id, label: "Verify"), baseURL: sandbox.baseURL)
+                #expect(failure == nil)
+                let user = await client.send(Requests.getUser(id), secret: demoSecrets)
+                #expect(user.response?.json?["status"]?.stringValue == "VERIFIED")
+                #expect(user.response?.json?["verification_status"]?.stringValue == "verified")
+            }
+        }
+    }
+
+    @Test func rejectUserFlipsItTheOtherWay() async throws {
+        try await LiveSandbox.with { sandbox in
+            try await sandbox.withClient { client in
+                let created = await client.send(Requests.createUser(key: newKey()), secret: demoSecrets)
+                let id = try #require(created.response?.json?["id"]?.stringValue)
+                let failure = await EmulatorControls.perform(OperatorRequest(verb: .rejectUser, id: id, label: "Reject"), baseURL: sandbox.baseURL)
+                #expect(failure == nil)
+                let user = await client.send(Requests.getUser(id), secret: demoSecrets)
+                #expect(user.response?.json?["status"]?.stringValue == "REJECTED")
+            }
+        }
+    }
+
+    @Test func anUnknownUserIsReportedWithTheEmulatorsMessage() async throws {
+        try await LiveSandbox.with { sandbox in
+            let failure = await EmulatorControls.perform(OperatorRequest(verb: .verifyUser, id: newKey(), label: "Verify"), baseURL: sandbox.baseURL)
+            #expect(failure == "User not found")
+            let malformed = await EmulatorControls.perform(OperatorRequest(verb: .verifyUser, id: "verified_user_id", label: "Verify"), baseURL: sandbox.baseURL)
+            #expect(malformed?.contains("verified_user_id") == true)
+        }
+    }
+
+    @Test func theAdminTokenIsSentWhenGiven() async throws {
+        var configuration = SandboxConfiguration()
+        configuration.adminToken = "operator-secret"
+        try await LiveSandbox.with(configuration) { sandbox in
+            let token = try await sandbox.token()
+            let create = try await sandbox.raw(
+                "POST", "/v1/users",
+                headers: [
+                    ("x-api-key", sandbox.demo.apiKey), ("authorization", "Bearer \(token)"), ("content-type", "application/json"),
+                    ("idempotency-key", newKey()),
+                ],
+                body: Requests.completeIndividual().serialized()
+            )
+            let id = try #require(create.json["id"]?.stringValue)
+            let action = OperatorRequest(verb: .verifyUser, id: id, label: "Verify")
+            let refused = await EmulatorControls.perform(action, baseURL: sandbox.baseURL)
+            #expect(refused?.contains("x-admin-token") == true)
+            #expect(await EmulatorControls.perform(action, baseURL: sandbox.baseURL, adminToken: "operator-secret") == nil)
+        }
+    }
+
+    @Test func nothingListeningIsAFailureNotACrash() async throws {
+        let socket = try LoopbackSocket()
+        defer { socket.close() }
+        let failure = await EmulatorControls.perform(OperatorRequest(verb: .verifyUser, id: newKey(), label: "Verify"), baseURL: socket.baseURL)
+        #expect(failure != nil)
+        #expect(failure?.isEmpty == false)
+    }
+}
