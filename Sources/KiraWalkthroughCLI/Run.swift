@@ -23,7 +23,7 @@ struct SessionOptions: ParsableArguments {
 
     func validate() throws {
         guard SessionStore.isValidName(session) else {
-            throw ValidationError("--session takes letters, digits, '.', '_' and '-'")
+            throw ValidationError("--session takes letters, digits, '.', '_' and '-', and may not end in .emulator")
         }
     }
 

@@ -41,9 +41,10 @@ public struct SessionStore: Sendable {
         return home + "/.local/state/kira-walkthrough"
     }
 
-    /// Session names are file names: letters, digits, `.`, `_`, `-`.
+    /// Session names are file names: letters, digits, `.`, `_`, `-`. A name may not end in
+    /// `.emulator`: `NAME.emulator.json` is where session `NAME` keeps its emulator's state.
     public static func isValidName(_ name: String) -> Bool {
-        !name.isEmpty && name.count <= 100 && !name.hasPrefix(".")
+        !name.isEmpty && name.count <= 100 && !name.hasPrefix(".") && !name.hasSuffix(".emulator")
             && name.allSatisfy { ($0.isLetter || $0.isNumber) && $0.isASCII || $0 == "." || $0 == "_" || $0 == "-" }
     }
 
@@ -103,7 +104,10 @@ public struct SessionStore: Sendable {
             )
         }
         do {
-            return try decoder.decode(Session.self, from: data)
+            var session = try decoder.decode(Session.self, from: data)
+            // The file's name is the session's name: a copied file (`cp a.json b.json`) is saved as b.
+            session.name = name
+            return session
         } catch {
             throw SessionFileError(path: path, reason: "is corrupt (\(error)); it was left untouched.")
         }
@@ -142,7 +146,13 @@ public struct SessionStore: Sendable {
         var moved: [String] = []
         let stamp = Self.stamp(now)
         for source in [path(for: name), emulatorStatePath(for: name)] where FileManager.default.fileExists(atPath: source) {
-            let backup = "\(source).bak-\(stamp)"
+            // Two resets within one second keep both backups.
+            var backup = "\(source).bak-\(stamp)"
+            var counter = 2
+            while FileManager.default.fileExists(atPath: backup) {
+                backup = "\(source).bak-\(stamp)-\(counter)"
+                counter += 1
+            }
             do {
                 try FileManager.default.moveItem(atPath: source, toPath: backup)
             } catch {

@@ -8,9 +8,9 @@ import WalkthroughCore
 /// The curl export: a script that performs the walkthrough again from scratch, run for real.
 @Suite(.serialized) struct CurlExportTests {
     /// Exports a session's script through the command line, to a file.
-    func exportScript(_ made: WalkthroughSessions.Made) throws -> (path: String, text: String) {
+    func exportScript(_ made: WalkthroughSessions.Made) async throws -> (path: String, text: String) {
         let output = try Binary.temporaryDirectory("kira-curl-export").appendingPathComponent("replay.sh").path
-        let export = try Binary.run(
+        let export = try await Binary.run(
             ["export", "--format", "curl", "--state-dir", made.stateDirectory.path, "--output", output],
             workingDirectory: Binary.packageRoot
         )
@@ -24,8 +24,8 @@ import WalkthroughCore
     }
 
     /// Runs a script with only the `KIRA_*` variables given (and a PATH).
-    func runScript(_ path: String, against emulator: ServedEmulator, extra: [String: String] = [:]) throws -> Binary.Outcome {
-        try Binary.run(
+    func runScript(_ path: String, against emulator: ServedEmulator, extra: [String: String] = [:]) async throws -> Binary.Outcome {
+        try await Binary.run(
             [path], executable: URL(fileURLWithPath: "/bin/bash"),
             environment: Binary.demoCredentials(baseURL: emulator.baseURL).merging(extra) { _, new in new }, cleanEnvironment: true,
             timeout: 240
@@ -34,7 +34,7 @@ import WalkthroughCore
 
     @Test func theScriptPerformsTheWalkthroughAgainOnAFreshEmulator() async throws {
         let made = try await WalkthroughSessions.shared.session(.standard)
-        let script = try exportScript(made)
+        let script = try await exportScript(made)
         #expect(script.text.hasPrefix("#!/usr/bin/env bash\n"))
         #expect(script.text.contains("set -euo pipefail"))
         #expect(script.text.contains("/proc/sys/kernel/random/uuid"), "a fallback when uuidgen is missing")
@@ -50,8 +50,8 @@ import WalkthroughCore
         }
 
         let emulator = try ServedEmulator(["--auto-verify-after", "0", "--va-ready-after", "0"])
-        defer { emulator.stop() }
-        let run = try runScript(script.path, against: emulator)
+        defer { emulator.terminate() }
+        let run = try await runScript(script.path, against: emulator)
         #expect(run.status == 0, "\(run.stdout.suffix(3000))\n\(run.stderr)")
         #expect(run.stdout.contains("all 7 steps done"))
         #expect(Secrets.leaks(in: run.stdout + run.stderr).isEmpty, "nothing secret is printed")
@@ -64,10 +64,10 @@ import WalkthroughCore
 
     @Test func onAnEmulatorThatNeverVerifiesTheScriptTakesTheOperatorRemedyAsTheSessionDid() async throws {
         let made = try await WalkthroughSessions.shared.session(.standard)
-        let script = try exportScript(made)
+        let script = try await exportScript(made)
         let emulator = try ServedEmulator(["--va-ready-after", "1"])
-        defer { emulator.stop() }
-        let run = try runScript(script.path, against: emulator)
+        defer { emulator.terminate() }
+        let run = try await runScript(script.path, against: emulator)
         #expect(run.status == 0, "\(run.stdout.suffix(3000))\n\(run.stderr)")
         #expect(run.stdout.contains("⚑ Q-NO-AUTO-VERIFY"), "the user stayed in REVIEW")
         #expect(run.stdout.contains("/__emulator/users/"), "and the script verified it on the emulator")
@@ -81,14 +81,14 @@ import WalkthroughCore
         let found = try #require(made.session.inputs["payout_amount"])
         #expect(found != "1.00", "the session searched for the minimum")
         #expect(made.session.events.contains { $0.kind == .search && $0.quirkID == "Q-PAYOUT-MIN" })
-        let script = try exportScript(made)
+        let script = try await exportScript(made)
         #expect(script.text.contains("payout_amount=\"${KIRA_PAYOUT_AMOUNT:-\(found)}\""), "the found amount is the default")
         #expect(
             script.text.contains("search_amount payout_amount 2048 12 send_preview"), "and the search is the remedy, should it be needed")
 
         let emulator = try ServedEmulator(["--auto-verify-after", "0", "--va-ready-after", "0"])
-        defer { emulator.stop() }
-        let run = try runScript(script.path, against: emulator)
+        defer { emulator.terminate() }
+        let run = try await runScript(script.path, against: emulator)
         #expect(run.status == 0, "\(run.stdout.suffix(3000))\n\(run.stderr)")
         #expect(!run.stdout.contains("⚑ Q-PAYOUT-MIN"), "the found amount passes the preview at once")
         #expect(run.stdout.contains("Create the payout of \(found) USD"))
@@ -102,10 +102,10 @@ import WalkthroughCore
 
     @Test func theScriptStillSearchesWhenTheAmountItIsGivenIsBelowTheMinimum() async throws {
         let made = try await WalkthroughSessions.shared.session(.payoutMinimumSearch)
-        let script = try exportScript(made)
+        let script = try await exportScript(made)
         let emulator = try ServedEmulator(["--auto-verify-after", "0", "--va-ready-after", "0"])
-        defer { emulator.stop() }
-        let run = try runScript(script.path, against: emulator, extra: ["KIRA_PAYOUT_AMOUNT": "1.50"])
+        defer { emulator.terminate() }
+        let run = try await runScript(script.path, against: emulator, extra: ["KIRA_PAYOUT_AMOUNT": "1.50"])
         #expect(run.status == 0, "\(run.stdout.suffix(3000))\n\(run.stderr)")
         #expect(run.stdout.contains("⚑ Q-PAYOUT-MIN"))
         #expect(run.stdout.contains("✓ the smallest amount accepted is \(made.session.inputs["payout_amount"] ?? "?")"))
@@ -115,10 +115,10 @@ import WalkthroughCore
 
     @Test func withoutAToolOrACredentialTheScriptStopsAtOnceWithAClearMessage() async throws {
         let made = try await WalkthroughSessions.shared.session(.standard)
-        let script = try exportScript(made)
+        let script = try await exportScript(made)
         var missing = Binary.demoCredentials(baseURL: "http://127.0.0.1:9/sandbox")
         missing["KIRA_PASSWORD"] = nil
-        let noPassword = try Binary.run(
+        let noPassword = try await Binary.run(
             [script.path], executable: URL(fileURLWithPath: "/bin/bash"), environment: missing, cleanEnvironment: true)
         #expect(noPassword.status == 1)
         #expect(noPassword.stderr.contains("KIRA_PASSWORD is not set"), "\(noPassword.stderr)")
@@ -129,12 +129,12 @@ import WalkthroughCore
         try FileManager.default.createSymbolicLink(atPath: bin.appendingPathComponent("curl").path, withDestinationPath: "/usr/bin/curl")
         var environment = Binary.demoCredentials(baseURL: "http://127.0.0.1:9/sandbox")
         environment["PATH"] = bin.path
-        let noJQ = try Binary.run(
+        let noJQ = try await Binary.run(
             [script.path], executable: URL(fileURLWithPath: "/bin/bash"), environment: environment, cleanEnvironment: true)
         #expect(noJQ.status == 1)
         #expect(noJQ.stderr.contains("jq is required"), "\(noJQ.stderr)")
 
-        let insecure = try Binary.run(
+        let insecure = try await Binary.run(
             [script.path], executable: URL(fileURLWithPath: "/bin/bash"),
             environment: Binary.demoCredentials(baseURL: "http://example.com/sandbox"),
             cleanEnvironment: true
@@ -143,7 +143,7 @@ import WalkthroughCore
         #expect(insecure.stderr.contains("must use https"), "\(insecure.stderr)")
     }
 
-    @Test func theScriptIsGeneratedFromTheFlowNotWrittenForTheQuickstart() throws {
+    @Test func theScriptIsGeneratedFromTheFlowNotWrittenForTheQuickstart() async throws {
         // A flow of one step with a conditional request, a wait and a note, nothing of the quickstart.
         let text = """
             flow: tiny
@@ -196,11 +196,11 @@ import WalkthroughCore
         #expect(!script.contains("Q-NO-AUTO-VERIFY") && !script.contains("/v1/users"), "nothing of the quickstart")
         let file = try Binary.temporaryDirectory("kira-tiny").appendingPathComponent("tiny.sh")
         try Data(script.utf8).write(to: file)
-        let syntax = try Binary.run(["-n", file.path], executable: URL(fileURLWithPath: "/bin/bash"), cleanEnvironment: true, timeout: 10)
+        let syntax = try await Binary.run(["-n", file.path], executable: URL(fileURLWithPath: "/bin/bash"), cleanEnvironment: true, timeout: 10)
         #expect(syntax.status == 0, "bash -n: \(syntax.stderr)")
     }
 
-    @Test func noValueCanBreakOutOfItsQuoting() {
+    @Test func noValueCanBreakOutOfItsQuoting() async {
         #expect(ShellSyntax.singleQuoted("it's") == "'it'\\''s'")
         #expect(ShellSyntax.doubleQuotedContent("a$b`c\"d\\e") == "a\\$b\\`c\\\"d\\\\e")
         #expect(ShellSyntax.variableName("user_id") == "user_id")

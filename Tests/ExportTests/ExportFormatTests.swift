@@ -17,7 +17,7 @@ import WalkthroughCore
         for kind in [WalkthroughSessions.Kind.standard, .payoutMinimumSearch] {
             let made = try await WalkthroughSessions.shared.session(kind)
             for format in ExportFormat.allCases {
-                let export = try Binary.run(
+                let export = try await Binary.run(
                     ["export", "--format", format.rawValue, "--state-dir", made.stateDirectory.path], workingDirectory: Binary.packageRoot
                 )
                 #expect(export.status == 0, "\(format): \(export.stderr)")
@@ -61,23 +61,23 @@ import WalkthroughCore
         #expect(transcript.contains("→ 400 Bad Request"), "the refused previews are shown")
     }
 
-    @Test func exportingNothingOrAnotherFlowIsAClearError() throws {
+    @Test func exportingNothingOrAnotherFlowIsAClearError() async throws {
         let empty = try Binary.temporaryDirectory("kira-export-empty")
-        let missing = try Binary.run(["export", "--format", "har", "--state-dir", empty.path])
+        let missing = try await Binary.run(["export", "--format", "har", "--state-dir", empty.path])
         #expect(missing.status == 1)
         #expect(missing.stderr.contains("No session 'default'"), "\(missing.stderr)")
-        let badFormat = try Binary.run(["export", "--format", "pdf", "--state-dir", empty.path])
+        let badFormat = try await Binary.run(["export", "--format", "pdf", "--state-dir", empty.path])
         #expect(badFormat.status == 2, "a usage error")
-        let badOutput = try Binary.run(["export", "--format", "har", "--state-dir", empty.path, "--output", "/nonexistent-dir/x.har"])
+        let badOutput = try await Binary.run(["export", "--format", "har", "--state-dir", empty.path, "--output", "/nonexistent-dir/x.har"])
         #expect(badOutput.status == 1)
     }
 
-    @Test func theFormatsAreTheThreeTheIssueAsksFor() {
+    @Test func theFormatsAreTheThreeTheIssueAsksFor() async {
         #expect(ExportFormat.allCases.map(\.rawValue) == ["curl", "har", "markdown"])
         #expect(ExportFormat.allCases.map(\.fileExtension) == ["sh", "har", "md"])
     }
 
-    @Test func secretsAreFoundByShapeAndByValue() {
+    @Test func secretsAreFoundByShapeAndByValue() async {
         let scrubber = SecretScrubber(knownSecrets: ["hunter22"])
         let text =
             "token kat_abcdefgh1234 and Bearer abcdefghijklmnop1234 and kira_live_abcdefgh and hunter22 and eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2ln"
@@ -92,7 +92,7 @@ import WalkthroughCore
         #expect(scrubber.scrub(plain) == plain)
     }
 
-    @Test func whatARequestDoesIsSaidInWords() {
+    @Test func whatARequestDoesIsSaidInWords() async {
         #expect(RequestEffect.describe(method: "POST", path: "/v1/users") == "creates a user")
         #expect(RequestEffect.describe(method: "GET", path: "/v1/users/{{ user_id }}") == "reads a user")
         #expect(RequestEffect.describe(method: "POST", path: "/v1/virtual-accounts") == "creates a virtual account")
@@ -103,7 +103,7 @@ import WalkthroughCore
         #expect(RequestEffect.describe(method: "PUT", path: "/v1/recipients/{{ recipient_id }}") == "updates a recipient")
     }
 
-    @Test func aRemedyIsRecognisedByItsRenderedLabel() {
+    @Test func aRemedyIsRecognisedByItsRenderedLabel() async {
         #expect(RemedyHistory.label("Verify user {{ user_id }} now", matches: "Verify user 1234 now"))
         #expect(RemedyHistory.label("Stop here", matches: "Stop here"))
         #expect(!RemedyHistory.label("Stop here", matches: "Stop there"))

@@ -27,10 +27,10 @@ import WalkthroughCore
         return (path, index + 1, column)
     }
 
-    func validate(_ path: String) throws -> Binary.Outcome { try Binary.run(["flows", "validate", path], timeout: 30) }
+    func validate(_ path: String) async throws -> Binary.Outcome { try await Binary.run(["flows", "validate", path], timeout: 30) }
 
-    @Test func theShippedQuickstartIsValidAndItsPlanIsPrinted() throws {
-        let run = try validate(Binary.packageRoot.appendingPathComponent("flows/quickstart.yaml").path)
+    @Test func theShippedQuickstartIsValidAndItsPlanIsPrinted() async throws {
+        let run = try await validate(Binary.packageRoot.appendingPathComponent("flows/quickstart.yaml").path)
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stderr.isEmpty)
         for expected in [
@@ -58,8 +58,8 @@ import WalkthroughCore
     /// Each broken copy: a non-zero exit, and the problem at `file:line:column` naming `words`.
     func expectProblem(
         _ copy: (path: String, line: Int, column: Int), _ words: [String], sourceLocation: Testing.SourceLocation = #_sourceLocation
-    ) throws {
-        let run = try validate(copy.path)
+    ) async throws {
+        let run = try await validate(copy.path)
         #expect(run.status == 1, "exit code", sourceLocation: sourceLocation)
         #expect(run.stdout.isEmpty, "no plan for a broken flow", sourceLocation: sourceLocation)
         let prefix = "\(copy.path):\(copy.line):\(copy.column): error: "
@@ -68,75 +68,75 @@ import WalkthroughCore
         for word in words { #expect(line?.contains(word) == true, "\(word) in \(line ?? "")", sourceLocation: sourceLocation) }
     }
 
-    @Test func anUnknownCaptureReferenceIsReportedWhereItIsWritten() throws {
+    @Test func anUnknownCaptureReferenceIsReportedWhereItIsWritten() async throws {
         let copy = try brokenCopy(
             "unknown.yaml", replacing: "path: /v1/users/{{ user_id }}", with: "path: /v1/users/{{ user_idd }}", marker: "{{ user_idd }}")
-        try expectProblem(copy, ["'{{ user_idd }}'", "did you mean 'user_id'"])
+        try await expectProblem(copy, ["'{{ user_idd }}'", "did you mean 'user_id'"])
         // In a body too, at the reference itself rather than the start of the body.
         let body = try brokenCopy(
             "unknown-body.yaml", replacing: "user_id: \"{{ user_id }}\"\n          type: US_BANK",
             with: "user_id: \"{{ usr_id }}\"\n          type: US_BANK",
             marker: "{{ usr_id }}"
         )
-        try expectProblem(body, ["'{{ usr_id }}'", "body of 'create_va'"])
+        try await expectProblem(body, ["'{{ usr_id }}'", "body of 'create_va'"])
     }
 
-    @Test func aCaptureUsedBeforeItIsCapturedIsAnOrderingProblem() throws {
+    @Test func aCaptureUsedBeforeItIsCapturedIsAnOrderingProblem() async throws {
         let later = try brokenCopy(
             "later.yaml", replacing: "path: /v1/virtual-accounts/{{ va_id }}/simulate-deposit",
             with: "path: /v1/virtual-accounts/{{ payout_id }}/simulate-deposit",
             marker: "{{ payout_id }}/simulate-deposit"
         )
-        try expectProblem(later, ["'{{ payout_id }}'", "before it is captured", "'create_payout' in step 'payout'"])
+        try await expectProblem(later, ["'{{ payout_id }}'", "before it is captured", "'create_payout' in step 'payout'"])
         let itself = try brokenCopy(
             "itself.yaml", replacing: "path: /v1/payouts/{{ payout_id }}", with: "path: /v1/payouts/{{ payout_status }}",
             marker: "{{ payout_status }}"
         )
-        try expectProblem(itself, ["'{{ payout_status }}'", "the request that captures it"])
+        try await expectProblem(itself, ["'{{ payout_status }}'", "the request that captures it"])
     }
 
-    @Test func aWaitWithoutAnOverallTimeoutIsReported() throws {
+    @Test func aWaitWithoutAnOverallTimeoutIsReported() async throws {
         let copy = try brokenCopy(
             "no-timeout.yaml", replacing: "          max_interval: 10s\n          timeout: 5m\n", with: "          max_interval: 10s\n",
             marker: "until: { field: account_number"
         )
-        try expectProblem(copy, ["timeout"])
+        try await expectProblem(copy, ["timeout"])
     }
 
-    @Test func creatingAUserWithoutAnIdempotencyKeyIsReported() throws {
+    @Test func creatingAUserWithoutAnIdempotencyKeyIsReported() async throws {
         let copy = try brokenCopy(
             "no-key.yaml", replacing: "        path: /v1/users\n        idempotency: true\n", with: "        path: /v1/users\n",
             marker: "      - id: create_user"
         )
         // The request's mapping starts at its `id` key, after the list's dash.
-        try expectProblem((copy.path, copy.line, copy.column + 8), ["POST /v1/users", "Idempotency-Key"])
+        try await expectProblem((copy.path, copy.line, copy.column + 8), ["POST /v1/users", "Idempotency-Key"])
     }
 
-    @Test func secretsWrittenLiterallyAreReported() throws {
+    @Test func secretsWrittenLiterallyAreReported() async throws {
         let password = try brokenCopy(
             "password.yaml", replacing: "password: \"{{ password }}\"", with: "password: hunter2-literal",
             marker: "password: hunter2-literal"
         )
-        try expectProblem(password, ["'password' in the body of 'auth' is written literally"])
+        try await expectProblem(password, ["'password' in the body of 'auth' is written literally"])
         let token = try brokenCopy(
             "token.yaml", replacing: "sender_name: Walkthrough Sender", with: "sender_name: kat_0123456789abcdef0123",
             marker: "kat_0123456789abcdef0123"
         )
-        try expectProblem(token, ["literal access token"])
+        try await expectProblem(token, ["literal access token"])
         let key = try brokenCopy(
             "key.yaml", replacing: "    prompt: Your api_key (sent as x-api-key on every request)",
             with: "    prompt: Your api_key (sent as x-api-key on every request)\n    default: kira_sandbox_demo_key",
             marker: "kira_sandbox_demo_key"
         )
-        try expectProblem(key, ["literal api key"])
+        try await expectProblem(key, ["literal api key"])
     }
 
-    @Test func anUnknownQuirkIdIsReported() throws {
+    @Test func anUnknownQuirkIdIsReported() async throws {
         let copy = try brokenCopy("quirk.yaml", replacing: "- id: Q-ONE-VA", with: "- id: Q-ONE-VAA", marker: "Q-ONE-VAA")
-        try expectProblem(copy, ["Unknown quirk id 'Q-ONE-VAA'", "did you mean 'Q-ONE-VA'"])
+        try await expectProblem(copy, ["Unknown quirk id 'Q-ONE-VAA'", "did you mean 'Q-ONE-VA'"])
     }
 
-    @Test func everyProblemIsReportedInOneRun() throws {
+    @Test func everyProblemIsReportedInOneRun() async throws {
         var text = try Self.quickstartText
         text = text.replacingOccurrences(of: "- id: Q-ONE-VA", with: "- id: Q-NOT-A-QUIRK")
         text = text.replacingOccurrences(of: "sender_name: Walkthrough Sender", with: "sender_name: Bearer abcdefghijklmnopqrstuvwxyz")
@@ -146,7 +146,7 @@ import WalkthroughCore
         #expect(check.issues.allSatisfy { $0.location.file == "many.yaml" && $0.location.line > 1 })
     }
 
-    @Test func inputDefaultsThatReferToEachOtherAreACycle() throws {
+    @Test func inputDefaultsThatReferToEachOtherAreACycle() async throws {
         let text = """
             flow: cycle
             title: Cycle
@@ -164,7 +164,7 @@ import WalkthroughCore
         #expect(check.issues.first?.location.line == 5)
     }
 
-    @Test func theKnownQuirkIdsAreTheContractsAndTheWalkthroughsOwn() {
+    @Test func theKnownQuirkIdsAreTheContractsAndTheWalkthroughsOwn() async {
         for id in ["Q-ONE-VA", "Q-PAYOUT-MIN", "Q-NO-AUTO-VERIFY", "Q-PIN-FORWARD-ONLY", "Q-WAIT-TIMEOUT", "Q-LIMIT-100", "Q-TOKEN-TTL"] {
             #expect(KnownQuirks.ids.contains(id), "\(id)")
         }

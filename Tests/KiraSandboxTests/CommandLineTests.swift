@@ -6,7 +6,7 @@ import Testing
 
 /// The `kira-walkthrough` binary as people run it: `sandbox serve`, the operator commands, `run`.
 @Suite(.serialized) struct CommandLineTests {
-    @Test func serveAnnouncesItsBaseURLAndTheDemoCredentials() throws {
+    @Test func serveAnnouncesItsBaseURLAndTheDemoCredentials() async throws {
         let served = try ServedEmulator()
         let demo = TenantCredentials.demo
         #expect(served.baseURL.hasPrefix("http://127.0.0.1:"))
@@ -14,58 +14,58 @@ import Testing
         #expect(served.readinessLine.contains("KIRA_CLIENT_ID=\(demo.clientID)"))
         #expect(served.readinessLine.contains("KIRA_PASSWORD=\(demo.password)"))
         print("sandbox serve: readiness line after \(String(format: "%.3f", served.secondsToReady)) s")
-        #expect(served.stop(signal: SIGTERM) == 0, "SIGTERM shuts down cleanly")
+        #expect(await served.stop(signal: SIGTERM) == 0, "SIGTERM shuts down cleanly")
     }
 
-    @Test func sigintAlsoShutsDownCleanly() throws {
+    @Test func sigintAlsoShutsDownCleanly() async throws {
         let served = try ServedEmulator()
-        #expect(served.stop(signal: SIGINT) == 0)
+        #expect(await served.stop(signal: SIGINT) == 0)
     }
 
     @Test func operatorCommandsActOnARunningEmulator() async throws {
         let served = try ServedEmulator()
-        defer { _ = served.stop() }
-        let provisioned = try Executable.run(["sandbox", "provision", "--url", served.baseURL])
+        defer { served.terminate() }
+        let provisioned = try await Executable.run(["sandbox", "provision", "--url", served.baseURL])
         #expect(provisioned.status == 0, "\(provisioned.stderr)")
         let lines = provisioned.stdout.split(separator: "\n").map(String.init)
         #expect(lines.map { $0.split(separator: "=").first.map(String.init) } == ["user_id", "virtual_account_id", "recipient_id"])
         let userID = try #require(lines.first?.split(separator: "=").last.map(String.init))
 
-        let rejected = try Executable.run(["sandbox", "reject-user", userID, "--url", served.baseURL])
+        let rejected = try await Executable.run(["sandbox", "reject-user", userID, "--url", served.baseURL])
         #expect(rejected.status == 0)
         #expect(rejected.stdout.contains("REJECTED"))
-        let verified = try Executable.run(["sandbox", "verify-user", userID, "--url", served.baseURL, "--json"])
+        let verified = try await Executable.run(["sandbox", "verify-user", userID, "--url", served.baseURL, "--json"])
         #expect(verified.status == 0)
         #expect((try? JSONValue.parse(verified.stdout))?["status"] == "VERIFIED")
 
-        let unknown = try Executable.run(["sandbox", "verify-user", UUID().uuidString, "--url", served.baseURL])
+        let unknown = try await Executable.run(["sandbox", "verify-user", UUID().uuidString, "--url", served.baseURL])
         #expect(unknown.status != 0)
         #expect(unknown.stderr.contains("404"))
-        let unreachable = try Executable.run(["sandbox", "verify-user", userID, "--url", "http://127.0.0.1:9/sandbox"])
+        let unreachable = try await Executable.run(["sandbox", "verify-user", userID, "--url", "http://127.0.0.1:9/sandbox"])
         #expect(unreachable.status != 0)
         #expect(unreachable.stderr.contains("Cannot reach the emulator"))
     }
 
-    @Test func aNonLoopbackHostWithoutAdminTokenIsRefused() throws {
-        let result = try Executable.run(["sandbox", "serve", "--host", "0.0.0.0", "--port", "0"], timeout: 20)
+    @Test func aNonLoopbackHostWithoutAdminTokenIsRefused() async throws {
+        let result = try await Executable.run(["sandbox", "serve", "--host", "0.0.0.0", "--port", "0"], timeout: 20)
         #expect(result.status != 0)
         #expect(result.stderr.contains("--admin-token"))
     }
 
-    @Test func badOptionsAreUsageErrors() throws {
-        let negative = try Executable.run(["sandbox", "serve", "--token-ttl", "-1"])
+    @Test func badOptionsAreUsageErrors() async throws {
+        let negative = try await Executable.run(["sandbox", "serve", "--token-ttl", "-1"])
         #expect(negative.status == 2)
         #expect(negative.stderr.contains("--token-ttl"))
-        let clientID = try Executable.run(["sandbox", "serve", "--client-id", "not-a-uuid"])
+        let clientID = try await Executable.run(["sandbox", "serve", "--client-id", "not-a-uuid"])
         #expect(clientID.status == 2)
     }
 
-    @Test func theSeedPagesCurlCommandsBehaveAsDocumented() throws {
+    @Test func theSeedPagesCurlCommandsBehaveAsDocumented() async throws {
         let served = try ServedEmulator(["--va-ready-after", "1"])
-        defer { _ = served.stop() }
+        defer { served.terminate() }
         let demo = TenantCredentials.demo
         let script = Executable.packageRoot.appendingPathComponent("Tests/KiraSandboxTests/Scripts/quickstart-curl.sh")
-        let result = try Executable.run(
+        let result = try await Executable.run(
             [script.path], executable: URL(fileURLWithPath: "/bin/bash"),
             environment: [
                 "BASE_URL": served.baseURL, "KIRA_API_KEY": demo.apiKey, "KIRA_CLIENT_ID": demo.clientID,
@@ -76,13 +76,5 @@ import Testing
         #expect(result.status == 0, "stdout:\n\(result.stdout)\nstderr:\n\(result.stderr)")
         #expect(result.stdout.contains("quickstart complete"))
         #expect(result.stdout.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count >= 18)
-    }
-
-    @Test func runExplainsRatherThanPretends() throws {
-        let result = try Executable.run(["run"], environment: ["KIRA_API_KEY": ""])
-        #expect(result.status == 0)
-        #expect(result.stdout.contains("sandbox serve"))
-        #expect(result.stdout.contains("Create a virtual account"))
-        #expect(result.stdout.contains("not available in this build yet"))
     }
 }

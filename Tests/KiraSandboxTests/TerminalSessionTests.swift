@@ -16,56 +16,56 @@ import Testing
 
     static let noCredentials = ["KIRA_API_KEY": "", "KIRA_CLIENT_ID": "", "KIRA_PASSWORD": ""]
 
-    @Test func enterAloneCarriesANewcomerThroughAllSevenSteps() throws {
+    @Test func enterAloneCarriesANewcomerThroughAllSevenSteps() async throws {
         let directory = stateDirectory()
         let tmux = try TmuxSession(command: command(directory), environment: Self.noCredentials)
         defer { tmux.close() }
-        #expect(tmux.waitFor("LOCAL EMULATOR", timeout: 10), "shown at once")
-        let presses = tmux.pressEnter(until: "Walkthrough complete", limit: 80)
+        #expect(await tmux.waitFor("LOCAL EMULATOR", timeout: 10), "shown at once")
+        let presses = await tmux.pressEnter(until: "Walkthrough complete", limit: 80)
         #expect(presses != nil, "screen:\n\(tmux.screen)")
         let screen = tmux.screen
         #expect(screen.contains("✓ 7. Make a payout"))
         tmux.send("q")
-        #expect(tmux.waitFor("[exited 0]"))
+        #expect(await tmux.waitFor("[exited 0]"))
         #expect(tmux.screen.contains("Walkthrough complete: all 7 steps done"), "the terminal is restored and the outcome printed")
-        let status = try Executable.run(["status", "--json", "--state-dir", directory])
+        let status = try await Executable.run(["status", "--json", "--state-dir", directory])
         let steps = try JSONValue.parse(status.stdout)["steps"]?.arrayValue ?? []
         #expect(steps.count == 7 && steps.allSatisfy { $0["state"] == "succeeded" })
     }
 
-    @Test func quittingHalfWayAndStartingAgainResumes() throws {
+    @Test func quittingHalfWayAndStartingAgainResumes() async throws {
         let directory = stateDirectory()
         let first = try TmuxSession(command: command(directory), environment: Self.noCredentials)
         defer { first.close() }
-        #expect(first.waitFor("Step 2 of 7"))
+        #expect(await first.waitFor("Step 2 of 7"))
         // Authenticate and pin, then quit while creating the user.
-        _ = first.pressEnter(until: "Step 4 of 7", limit: 10)
+        _ = await first.pressEnter(until: "Step 4 of 7", limit: 10)
         first.send("q")
-        #expect(first.waitFor("[exited 0]"))
+        #expect(await first.waitFor("[exited 0]"))
         #expect(first.screen.contains("Resume with: kira-walkthrough run --session default"))
         let second = try TmuxSession(command: command(directory), environment: Self.noCredentials)
         defer { second.close() }
-        #expect(second.waitFor("Step 4 of 7 · Create a user"), "resumed where it stopped:\n\(second.screen)")
+        #expect(await second.waitFor("Step 4 of 7 · Create a user"), "resumed where it stopped:\n\(second.screen)")
         #expect(second.screen.contains("✓ 2. Authenticate"))
         #expect(second.screen.contains("✓ 3. Pin your version"))
-        #expect(second.pressEnter(until: "Walkthrough complete", limit: 80) != nil, "\(second.screen)")
+        #expect(await second.pressEnter(until: "Walkthrough complete", limit: 80) != nil, "\(second.screen)")
     }
 
-    @Test func resizingAtAnyTimeRedrawsAndASmallTerminalRecovers() throws {
+    @Test func resizingAtAnyTimeRedrawsAndASmallTerminalRecovers() async throws {
         let directory = stateDirectory()
         let tmux = try TmuxSession(command: command(directory), environment: Self.noCredentials)
         defer { tmux.close() }
-        #expect(tmux.waitFor("Request it will send"))
+        #expect(await tmux.waitFor("Request it will send"))
         tmux.resize(width: 60, height: 18)
-        #expect(tmux.waitFor("Terminal too small"), "\(tmux.screen)")
+        #expect(await tmux.waitFor("Terminal too small"), "\(tmux.screen)")
         tmux.resize(width: 100, height: 30)
-        #expect(tmux.waitFor("Request it will send"), "\(tmux.screen)")
+        #expect(await tmux.waitFor("Request it will send"), "\(tmux.screen)")
         #expect(!tmux.screen.contains("Terminal too small"))
         // Still usable after the resizes.
-        #expect(tmux.pressEnter(until: "Step 3 of 7", limit: 10) != nil)
+        #expect(await tmux.pressEnter(until: "Step 3 of 7", limit: 10) != nil)
     }
 
-    @Test func aBodyEditedInAnEditorScriptIsSent() throws {
+    @Test func aBodyEditedInAnEditorScriptIsSent() async throws {
         let directory = stateDirectory()
         // An editor that first writes invalid JSON (explained, reopened), then a valid edited body.
         let editor = directory + "/editor.sh"
@@ -84,26 +84,32 @@ import Testing
         environment["VISUAL"] = ""
         let tmux = try TmuxSession(command: command(directory), environment: environment)
         defer { tmux.close() }
-        #expect(tmux.waitFor("Step 2 of 7"))
-        _ = tmux.pressEnter(until: "Step 3 of 7", limit: 10)
-        #expect(tmux.waitFor("target_version"))
+        #expect(await tmux.waitFor("Step 2 of 7"))
+        _ = await tmux.pressEnter(until: "Step 3 of 7", limit: 10)
+        #expect(await tmux.waitFor("target_version"))
         tmux.send("e")
-        #expect(tmux.waitFor("Step 4 of 7", timeout: 10) == false || true)
-        // The edited body was sent: the pin's recorded request carries the extra field.
-        let deadline = Date().addingTimeInterval(10)
-        var sessionText = ""
-        while Date() < deadline {
-            sessionText = (try? String(contentsOfFile: directory + "/default.json", encoding: .utf8)) ?? ""
-            if sessionText.contains("edited") { break }
-            if tmux.screen.contains("Press Enter to send") { tmux.send("Enter") }
-            Thread.sleep(forTimeInterval: 0.2)
+        // The edited body is sent (after a confirming Enter if the screen asks for one) and recorded.
+        let deadline = Date().addingTimeInterval(20)
+        var edited: JSONValue?
+        while Date() < deadline, edited == nil {
+            let text = (try? String(contentsOfFile: directory + "/default.json", encoding: .utf8)) ?? ""
+            let exchanges = (try? JSONValue.parse(text))?["exchanges"]?.arrayValue ?? []
+            edited = exchanges.first { $0["requestID"]?.stringValue == "pin" && ($0["requestBody"]?.stringValue ?? "").contains("edited") }
+            if edited == nil, tmux.screen.contains("Press Enter to send") { tmux.send("Enter") }
+            try await Task.sleep(for: .milliseconds(200))
         }
-        #expect(sessionText.contains("\\\"note\\\" : \\\"edited\\\"") || sessionText.contains("edited"), "the edited body was sent")
-        #expect((try? String(contentsOfFile: directory + "/editor-runs", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) == "2", "reopened once after invalid JSON")
+        let exchange = try #require(edited, "the edited body was sent:\n\(tmux.screen)")
+        let body = try JSONValue.parse(try #require(exchange["requestBody"]?.stringValue))
+        #expect(body["note"] == "edited")
+        #expect(body["target_version"] == "2026-04-14")
+        #expect(exchange["status"]?.intValue == 200, "the emulator ignores the unknown field")
+        let runs = try String(contentsOfFile: directory + "/editor-runs", encoding: .utf8)
+        #expect(runs.trimmingCharacters(in: .whitespacesAndNewlines) == "2", "reopened once after invalid JSON")
+        #expect(await tmux.waitFor("Step 4 of 7"), "the walkthrough went on after the edited pin")
     }
 
-    @Test func withoutATerminalItFallsBackToPlainMode() throws {
-        let result = try Executable.run(
+    @Test func withoutATerminalItFallsBackToPlainMode() async throws {
+        let result = try await Executable.run(
             ["run", "--yes", "--state-dir", stateDirectory(), "--va-ready-after", "0.3"], environment: Self.noCredentials, timeout: 120
         )
         #expect(result.status == 0)

@@ -17,9 +17,9 @@ import Testing
         return ["KIRA_API_KEY": demo.apiKey, "KIRA_CLIENT_ID": demo.clientID, "KIRA_PASSWORD": demo.password]
     }
 
-    @Test func withNoCredentialsTheLocalWalkthroughCompletes() throws {
+    @Test func withNoCredentialsTheLocalWalkthroughCompletes() async throws {
         let directory = stateDirectory()
-        let run = try Executable.run(
+        let run = try await Executable.run(
             ["run", "--plain", "--yes", "--target", "local", "--state-dir", directory, "--va-ready-after", "0.5"],
             environment: ["KIRA_API_KEY": "", "KIRA_CLIENT_ID": "", "KIRA_PASSWORD": ""], timeout: 120
         )
@@ -29,7 +29,7 @@ import Testing
         for title in ["Get your credentials", "Authenticate", "Pin your version", "Create a user", "Create a virtual account", "Simulate a deposit (sandbox)", "Make a payout (preview, then create)"] {
             #expect(run.stdout.contains("· \(title) ━━"), "\(title) shown")
         }
-        let status = try Executable.run(["status", "--json", "--state-dir", directory])
+        let status = try await Executable.run(["status", "--json", "--state-dir", directory])
         #expect(status.status == 0)
         let json = try JSONValue.parse(status.stdout)
         #expect(json["session"] == "default")
@@ -46,15 +46,15 @@ import Testing
             #expect(mode & 0o077 == 0, "\(file) is private")
         }
         // Run again: the session is complete and stays so, resources not duplicated.
-        let again = try Executable.run(["run", "--plain", "--yes", "--state-dir", directory], environment: ["KIRA_API_KEY": ""])
+        let again = try await Executable.run(["run", "--plain", "--yes", "--state-dir", directory], environment: ["KIRA_API_KEY": ""])
         #expect(again.status == 0)
         #expect(!again.stdout.contains("POST"), "nothing is sent again")
     }
 
-    @Test func killedAtAnyMomentTheWalkthroughFinishesWithoutDuplicates() throws {
+    @Test func killedAtAnyMomentTheWalkthroughFinishesWithoutDuplicates() async throws {
         // Slow timers (review after 3 s, account ready after 3 s) keep each run alive long enough to be killed.
         let served = try ServedEmulator(["--va-ready-after", "3", "--payout-step-interval", "1"])
-        defer { _ = served.stop() }
+        defer { served.terminate() }
         let directory = stateDirectory()
         var environment = demoEnvironment
         environment["KIRA_WALKTHROUGH_STATE_DIR"] = directory
@@ -72,10 +72,11 @@ import Testing
             try process.run()
             // Short lives, so that most runs die somewhere; each resumes where the last one stopped.
             let deadline = Date().addingTimeInterval(Double.random(in: 0.05...0.9, using: &generator))
-            while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+            while process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
             if process.isRunning {
                 kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
+                let reaped = Date().addingTimeInterval(10)
+                while process.isRunning, Date() < reaped { try await Task.sleep(for: .milliseconds(10)) }
                 kills += 1
             } else if process.terminationStatus == 0 {
                 completed = true
@@ -90,47 +91,47 @@ import Testing
             }
         }
         if !completed {
-            let final = try Executable.run(["run", "--plain", "--yes", "--target", served.baseURL, "--session", "crash"], environment: environment, timeout: 120)
+            let final = try await Executable.run(["run", "--plain", "--yes", "--target", served.baseURL, "--session", "crash"], environment: environment, timeout: 120)
             #expect(final.status == 0, "\(final.stdout.suffix(1500)) \(final.stderr)")
         }
         print("crash test: \(kills) SIGKILLs before completion")
         #expect(kills >= 4)
-        let state = try Executable.run(["status", "--json", "--session", "crash"], environment: environment)
+        let state = try await Executable.run(["status", "--json", "--session", "crash"], environment: environment)
         #expect((try? JSONValue.parse(state.stdout))?["complete"] == true)
-        let counts = try emulatorCounts(served.baseURL)
+        let counts = try await emulatorCounts(served.baseURL)
         #expect(counts["users"] == 1, "\(counts)")
         #expect(counts["virtual_accounts"] == 1, "\(counts)")
         #expect(counts["payouts"] == 1, "\(counts)")
         #expect(counts["recipients"] == 1, "\(counts)")
     }
 
-    func emulatorCounts(_ baseURL: String) throws -> [String: Int] {
+    func emulatorCounts(_ baseURL: String) async throws -> [String: Int] {
         let root = baseURL.replacingOccurrences(of: "/sandbox", with: "")
-        let result = try Executable.run(["-s", root + "/__emulator/state"], executable: URL(fileURLWithPath: "/usr/bin/curl"))
+        let result = try await Executable.run(["-s", root + "/__emulator/state"], executable: URL(fileURLWithPath: "/usr/bin/curl"))
         let tenant = try JSONValue.parse(result.stdout)["tenants"]?.arrayValue?.first
         var counts: [String: Int] = [:]
         for key in ["users", "virtual_accounts", "payouts", "recipients"] { counts[key] = tenant?[key]?.intValue }
         return counts
     }
 
-    @Test func aCorruptSessionIsExplainedAndLeftAlone() throws {
+    @Test func aCorruptSessionIsExplainedAndLeftAlone() async throws {
         let directory = stateDirectory()
         let path = directory + "/broken.json"
         try Data("{\"schema_version\": 1, \"steps\": [tru".utf8).write(to: URL(fileURLWithPath: path))
-        let run = try Executable.run(["run", "--plain", "--yes", "--session", "broken", "--state-dir", directory, "--target", "local"])
+        let run = try await Executable.run(["run", "--plain", "--yes", "--session", "broken", "--state-dir", directory, "--target", "local"])
         #expect(run.status == 1)
         #expect(run.stderr.contains("broken.json"))
         #expect(run.stderr.contains("left untouched"))
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "{\"schema_version\": 1, \"steps\": [tru")
         try Data("{\"schema_version\": 7}".utf8).write(to: URL(fileURLWithPath: path))
-        let newer = try Executable.run(["status", "--session", "broken", "--state-dir", directory])
+        let newer = try await Executable.run(["status", "--session", "broken", "--state-dir", directory])
         #expect(newer.status == 1)
         #expect(newer.stderr.contains("newer"))
     }
 
-    @Test func twoRunnersCannotShareASession() throws {
+    @Test func twoRunnersCannotShareASession() async throws {
         let served = try ServedEmulator()
-        defer { _ = served.stop() }
+        defer { served.terminate() }
         let directory = stateDirectory()
         var environment = demoEnvironment
         environment["KIRA_WALKTHROUGH_STATE_DIR"] = directory
@@ -147,8 +148,10 @@ import Testing
         // Wait until it holds the lock (its pid is in the lock file).
         let lockFile = directory + "/shared.lock"
         let deadline = Date().addingTimeInterval(10)
-        while Date() < deadline, ((try? String(contentsOfFile: lockFile, encoding: .utf8)) ?? "").isEmpty { Thread.sleep(forTimeInterval: 0.02) }
-        let second = try Executable.run(["run", "--plain", "--yes", "--target", served.baseURL, "--session", "shared"], environment: environment)
+        while Date() < deadline, ((try? String(contentsOfFile: lockFile, encoding: .utf8)) ?? "").isEmpty {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let second = try await Executable.run(["run", "--plain", "--yes", "--target", served.baseURL, "--session", "shared"], environment: environment)
         if first.isRunning {
             #expect(second.status == 1)
             #expect(second.stderr.contains("in use by another kira-walkthrough"))
@@ -156,14 +159,15 @@ import Testing
         }
         // A lock left by a killed runner does not block the next one.
         kill(first.processIdentifier, SIGKILL)
-        first.waitUntilExit()
-        let third = try Executable.run(["run", "--plain", "--yes", "--target", served.baseURL, "--session", "shared"], environment: environment, timeout: 120)
+        let reaped = Date().addingTimeInterval(10)
+        while first.isRunning, Date() < reaped { try await Task.sleep(for: .milliseconds(10)) }
+        let third = try await Executable.run(["run", "--plain", "--yes", "--target", served.baseURL, "--session", "shared"], environment: environment, timeout: 120)
         #expect(third.status == 0, "\(third.stderr)")
     }
 
-    @Test func blockedOnlyAPersonCanHelpExitsWith3() throws {
+    @Test func blockedOnlyAPersonCanHelpExitsWith3() async throws {
         let directory = stateDirectory()
-        let run = try Executable.run(
+        let run = try await Executable.run(
             ["run", "--plain", "--yes", "--target", "local", "--state-dir", directory, "--va-ready-after", "0.2"],
             environment: ["KIRA_API_KEY": "", "KIRA_RECIPIENT_ID": UUID().uuidString], timeout: 120
         )
@@ -172,32 +176,32 @@ import Testing
         #expect(run.stdout.contains("Resume with: kira-walkthrough run --session default"))
     }
 
-    @Test func usageErrorsExitWith2() throws {
-        let badName = try Executable.run(["run", "--session", "no/slashes", "--plain"])
+    @Test func usageErrorsExitWith2() async throws {
+        let badName = try await Executable.run(["run", "--session", "no/slashes", "--plain"])
         #expect(badName.status == 2)
-        let badTarget = try Executable.run(["run", "--plain", "--yes", "--target", "ftp://example.com"])
+        let badTarget = try await Executable.run(["run", "--plain", "--yes", "--target", "ftp://example.com"])
         #expect(badTarget.status == 2)
-        let insecure = try Executable.run(["run", "--plain", "--yes", "--target", "http://example.com/sandbox", "--state-dir", stateDirectory()], environment: demoEnvironment)
+        let insecure = try await Executable.run(["run", "--plain", "--yes", "--target", "http://example.com/sandbox", "--state-dir", stateDirectory()], environment: demoEnvironment)
         #expect(insecure.status == 1)
         #expect(insecure.stderr.contains("https"))
     }
 
-    @Test func sessionsAreListedAndResetKeepsABackup() throws {
+    @Test func sessionsAreListedAndResetKeepsABackup() async throws {
         let directory = stateDirectory()
-        let run = try Executable.run(
+        let run = try await Executable.run(
             ["run", "--plain", "--yes", "--session", "first", "--state-dir", directory, "--va-ready-after", "0.2"],
             environment: ["KIRA_API_KEY": ""], timeout: 120
         )
         #expect(run.status == 0)
-        let listed = try Executable.run(["sessions", "--state-dir", directory])
+        let listed = try await Executable.run(["sessions", "--state-dir", directory])
         #expect(listed.stdout.contains("first  complete  local emulator"))
-        let reset = try Executable.run(["reset", "--session", "first", "--state-dir", directory])
+        let reset = try await Executable.run(["reset", "--session", "first", "--state-dir", directory])
         #expect(reset.status == 0)
         let files = try FileManager.default.contentsOfDirectory(atPath: directory)
         #expect(files.contains { $0.hasPrefix("first.json.bak-") })
         #expect(files.contains { $0.hasPrefix("first.emulator.json.bak-") })
         #expect(!files.contains("first.json"))
-        let status = try Executable.run(["status", "--session", "first", "--state-dir", directory])
+        let status = try await Executable.run(["status", "--session", "first", "--state-dir", directory])
         #expect(status.status == 1)
         #expect(status.stderr.contains("No session"))
     }

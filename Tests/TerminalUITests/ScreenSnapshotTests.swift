@@ -164,9 +164,10 @@ func render(_ screen: WalkthroughScreen, width: Int = 100, height: Int = 30, gly
         )
         state.responseBody = PrettyBody(json: big)
         state.focus = .response
-        state.scroll[.response] = 250_000
+        state.scroll[.response] = 400_000  // past the end: clamped to the last screen
         let text = render(state).text
         #expect(text.contains("\"i\": 99999"), "scrolled to the end")
+        #expect(!text.contains("\"i\": 99990"), "only the last screen is drawn")
         #expect(text.contains("/300003]"), "the status line and 300,002 body lines")
     }
 

@@ -291,7 +291,7 @@ public struct WalkthroughRenderer: Sendable {
             }
         }
         if total > height - 1 {
-            grid.put("[\(offset + 1)-\(min(total, offset + height - 1))/\(total)]", row: top, column: left + width - 16, style: style(TextStyle(dim: true)))
+            renderPosition(first: offset + 1, last: min(total, offset + height - 1), total: total, &grid, row: top, left: left, width: width)
         }
         return top + height
     }
@@ -343,9 +343,15 @@ public struct WalkthroughRenderer: Sendable {
             }
         }
         if total > height - 1 {
-            grid.put("[\(offset + 1)-\(min(total, offset + height - 1))/\(total)]", row: top, column: left + width - 16, style: style(TextStyle(dim: true)))
+            renderPosition(first: offset + 1, last: min(total, offset + height - 1), total: total, &grid, row: top, left: left, width: width)
         }
         return top + height
+    }
+
+    /// `[first-last/total]` at the right end of a section's title line, whole whatever its length.
+    func renderPosition(first: Int, last: Int, total: Int, _ grid: inout ScreenGrid, row: Int, left: Int, width: Int) {
+        let label = "[\(first)-\(last)/\(total)]"
+        grid.put(label, row: row, column: max(left, left + width - DisplayWidth.of(label) - 2), style: style(TextStyle(dim: true)))
     }
 
     /// Captures and notes, shown after the response body.

@@ -38,12 +38,36 @@ enum Binary {
 
     /// Runs `executable` to completion (bounded by `timeout`). With `cleanEnvironment`, the child sees
     /// only `environment` (plus a PATH and a HOME), never this process's variables.
+    ///
+    /// The waiting happens on a thread of its own: blocking one of the cooperative pool's threads
+    /// (two on a 2-core machine) would starve every other test of the parallel run.
     static func run(
         _ arguments: [String], executable: URL? = nil, environment: [String: String] = [:], cleanEnvironment: Bool = false,
         workingDirectory: URL? = nil, timeout: Double = 120
-    ) throws -> Outcome {
+    ) async throws -> Outcome {
+        let executable = executable ?? walkthrough
+        let (outcome, timedOut) = try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                do {
+                    continuation.resume(
+                        returning: try runBlocking(
+                            arguments, executable: executable, environment: environment, cleanEnvironment: cleanEnvironment,
+                            workingDirectory: workingDirectory, timeout: timeout))
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+        if timedOut { Issue.record("\(arguments.joined(separator: " ")) timed out after \(timeout) s") }
+        return outcome
+    }
+
+    static func runBlocking(
+        _ arguments: [String], executable: URL, environment: [String: String], cleanEnvironment: Bool, workingDirectory: URL?,
+        timeout: Double
+    ) throws -> (Outcome, Bool) {
         let process = Process()
-        process.executableURL = executable ?? walkthrough
+        process.executableURL = executable
         process.arguments = arguments
         if cleanEnvironment {
             var clean = ["PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": FileManager.default.temporaryDirectory.path, "LANG": "C.UTF-8"]
@@ -62,13 +86,11 @@ enum Binary {
         let collector = OutputCollector(out: out, err: err)
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-        if process.isRunning {
-            process.terminate()
-            Issue.record("\(arguments.joined(separator: " ")) timed out after \(timeout) s")
-        }
+        let timedOut = process.isRunning
+        if timedOut { process.terminate() }
         process.waitUntilExit()
         let (stdout, stderr) = collector.finish()
-        return Outcome(status: process.terminationStatus, stdout: stdout, stderr: stderr)
+        return (Outcome(status: process.terminationStatus, stdout: stdout, stderr: stderr), timedOut)
     }
 
     /// A fresh directory under the temporary directory.
@@ -183,11 +205,16 @@ final class ServedEmulator: @unchecked Sendable {
     }
 
     /// Stops it (SIGTERM, then bounded waiting).
-    func stop() {
+    func stop() async {
         guard process.isRunning else { return }
         process.terminate()
         let deadline = Date().addingTimeInterval(10)
-        while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        while process.isRunning, Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+    }
+
+    /// Sends SIGTERM without waiting (for `defer`, which cannot await).
+    func terminate() {
+        if process.isRunning { process.terminate() }
     }
 
     deinit {
@@ -219,18 +246,18 @@ actor WalkthroughSessions {
 
     func session(_ kind: Kind) async throws -> Made {
         if let task = made[kind] { return try await task.value }
-        let task = Task { try Self.make(kind) }
+        let task = Task { try await Self.make(kind) }
         made[kind] = task
         return try await task.value
     }
 
-    private static func make(_ kind: Kind) throws -> Made {
+    private static func make(_ kind: Kind) async throws -> Made {
         let directory = try Binary.temporaryDirectory("kira-export-session")
         var environment = [
             "KIRA_API_KEY": "", "KIRA_CLIENT_ID": "", "KIRA_PASSWORD": "", "KIRA_PAYOUT_AMOUNT": "", "KIRA_DEPOSIT_AMOUNT": "",
         ]
         if kind == .payoutMinimumSearch { environment["KIRA_PAYOUT_AMOUNT"] = "1.00" }
-        let run = try Binary.run(
+        let run = try await Binary.run(
             ["run", "--plain", "--yes", "--target", "local", "--state-dir", directory.path, "--va-ready-after", "0.2"],
             environment: environment, workingDirectory: Binary.packageRoot, timeout: 180
         )

@@ -24,11 +24,23 @@ enum Executable {
     }
 
     /// Runs to completion (bounded by `timeout`) and returns the exit status and outputs.
-    static func run(_ arguments: [String], executable: URL? = nil, environment: [String: String] = [:], timeout: Double = 60) throws -> (
+    ///
+    /// The waiting happens on a thread of its own: blocking one of the cooperative pool's threads
+    /// (two on a 2-core machine) would starve every other test of the parallel run.
+    static func run(_ arguments: [String], executable: URL? = nil, environment: [String: String] = [:], timeout: Double = 60) async throws -> (
         status: Int32, stdout: String, stderr: String
     ) {
+        let executable = executable ?? url
+        let result = try await OwnThread.run { try runBlocking(arguments, executable: executable, environment: environment, timeout: timeout) }
+        if result.timedOut { Issue.record("\(arguments.joined(separator: " ")) timed out after \(timeout) s") }
+        return (result.status, result.stdout, result.stderr)
+    }
+
+    static func runBlocking(_ arguments: [String], executable: URL, environment: [String: String], timeout: Double) throws -> (
+        status: Int32, stdout: String, stderr: String, timedOut: Bool
+    ) {
         let process = Process()
-        process.executableURL = executable ?? url
+        process.executableURL = executable
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         let out = Pipe()
@@ -40,13 +52,23 @@ enum Executable {
         let collector = OutputCollector(out: out, err: err)
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-        if process.isRunning {
-            process.terminate()
-            Issue.record("\(arguments.joined(separator: " ")) timed out after \(timeout) s")
-        }
+        let timedOut = process.isRunning
+        if timedOut { process.terminate() }
         process.waitUntilExit()
         let (stdout, stderr) = collector.finish()
-        return (process.terminationStatus, stdout, stderr)
+        return (process.terminationStatus, stdout, stderr, timedOut)
+    }
+}
+
+/// Blocking work (waiting for a subprocess) on a thread of its own, awaited without holding a
+/// thread of Swift's cooperative pool.
+enum OwnThread {
+    static func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                do { continuation.resume(returning: try work()) } catch { continuation.resume(throwing: error) }
+            }
+        }
     }
 }
 
@@ -122,15 +144,21 @@ final class ServedEmulator: @unchecked Sendable {
     }
 
     /// Sends `signal` and waits (bounded) for the exit status.
-    func stop(signal: Int32 = SIGTERM, timeout: Double = 10) -> Int32? {
+    @discardableResult
+    func stop(signal: Int32 = SIGTERM, timeout: Double = 10) async -> Int32? {
         kill(process.processIdentifier, signal)
         let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        while process.isRunning, Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
         if process.isRunning {
             process.terminate()
             return nil
         }
         return process.terminationStatus
+    }
+
+    /// Sends SIGTERM without waiting (for `defer`, which cannot await).
+    func terminate() {
+        if process.isRunning { process.terminate() }
     }
 
     deinit {

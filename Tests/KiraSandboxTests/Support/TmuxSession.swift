@@ -1,10 +1,15 @@
 import Foundation
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// A program in a real terminal: a private tmux server, a fixed size, `LANG=C.UTF-8`, the status
 /// bar off. Keys go in with `send-keys`; the screen comes out with `capture-pane`.
-final class TmuxSession: @unchecked Sendable {
-    // Immutable after init.
+final class TmuxSession: Sendable {
     let socket: String
     let name = "kira"
 
@@ -20,18 +25,35 @@ final class TmuxSession: @unchecked Sendable {
 
     static func quote(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }
 
+    struct SpawnError: Error, CustomStringConvertible {
+        var code: Int32
+        var description: String { "cannot start tmux: \(String(cString: strerror(code)))" }
+    }
+
+    /// Runs one tmux command and returns what it printed.
+    ///
+    /// Not Foundation's `Process`: it notices a child's exit through a socket the child inherits,
+    /// and the tmux server that `new-session` forks keeps that socket open, so `waitUntilExit`
+    /// would wait for the server, forever. `posix_spawnp` and `waitpid` wait for the client alone.
     @discardableResult
     static func tmux(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["tmux"] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("kira-tmux-\(UUID().uuidString).out").path
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let argv: [UnsafeMutablePointer<CChar>?] = (["tmux"] + arguments).map { strdup($0) } + [nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var pid: pid_t = 0
+        let code = posix_spawnp(&pid, "tmux", &actions, nil, argv, envp)
+        guard code == 0 else { throw SpawnError(code: code) }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1, errno == EINTR {}
+        return (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
     }
 
     /// Sends keys (tmux key names such as `Enter`, `Escape`, `q`).
@@ -44,21 +66,21 @@ final class TmuxSession: @unchecked Sendable {
 
     /// Waits (bounded) until the screen contains `text`.
     @discardableResult
-    func waitFor(_ text: String, timeout: Double = 15) -> Bool {
+    func waitFor(_ text: String, timeout: Double = 15) async -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if screen.contains(text) { return true }
-            Thread.sleep(forTimeInterval: 0.05)
+            try? await Task.sleep(for: .milliseconds(50))
         }
-        return false
+        return screen.contains(text)
     }
 
     /// Presses Enter until the screen shows `text`, at most `limit` times.
-    func pressEnter(until text: String, limit: Int = 60, pause: Double = 0.35) -> Int? {
+    func pressEnter(until text: String, limit: Int = 60, pause: Double = 0.35) async -> Int? {
         for press in 1...limit {
             if screen.contains(text) { return press - 1 }
             send("Enter")
-            Thread.sleep(forTimeInterval: pause)
+            try? await Task.sleep(for: .seconds(pause))
         }
         return screen.contains(text) ? limit : nil
     }
