@@ -82,6 +82,9 @@ public actor KiraAPIClient {
         var httpConfiguration = HTTPClient.Configuration()
         httpConfiguration.timeout = .init(connect: .nanoseconds(configuration.connectTimeout.nanoseconds), read: nil)
         httpConfiguration.redirectConfiguration = .disallow
+        // A refused connection fails at once: the client's own retries (bounded, only where
+        // safe) decide whether to try again, not the pool until the connect timeout.
+        httpConfiguration.connectionPool.retryConnectionEstablishment = false
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
     }
 
@@ -255,7 +258,7 @@ public actor KiraAPIClient {
         return RequestPreview(
             method: request.method, url: baseURL + request.path, headers: headers.map { (name: $0.0, value: $0.1) },
             body: request.body.map { Self.fill($0, secret: secret) }, editableBody: request.body, label: request.label,
-            idempotencyKey: request.idempotencyKey, secrets: [apiKey, password, token?.value].compactMap { $0 }, requestID: request.requestID
+            idempotencyKey: request.idempotencyKey, secrets: [apiKey, password, clientID, token?.value].compactMap { $0 }, requestID: request.requestID
         )
     }
 

@@ -153,8 +153,10 @@ struct Driver {
                 return .failed("Cannot save the session: \(error)")
             }
             await collectWebhooks()
-            await showProgress()
+            // The steps' states first, so a resumed run never shows its current step beside
+            // finished steps still drawn as pending.
             await presenter.sessionChanged(engine.session, tokenExpiresAt: await client?.tokenExpiresAt)
+            await showProgress()
             switch action {
             case .finished:
                 return .completed

@@ -166,7 +166,7 @@ import Testing
             try await sandbox.withClient { client in
                 let before = await client.preview(Requests.listUsers(), secret: demoSecrets)
                 #expect(before.headers.first { $0.name == "authorization" }?.value == "Bearer <token from step 2>")
-                #expect(before.secrets.count == 2)
+                #expect(before.secrets.count == 3, "the api key, client_id and password; no token yet")
 
                 let token = try await sandbox.token()
                 await client.setToken(token, lifetime: 3600)
