@@ -104,6 +104,11 @@ public struct WalkthroughRun: Sendable {
             }
         }
         let outcome = await driver.loop()
+        // Webhooks that arrived after the last transition (payout.created) are kept too.
+        if driver.inbox != nil {
+            await driver.collectWebhooks()
+            try? driver.save()
+        }
         await driver.inbox?.stop()
         await driver.client?.shutdown()
         return outcome

@@ -2,6 +2,8 @@ import Foundation
 import KiraJSON
 import Testing
 
+@testable import KiraSandbox
+
 /// The full-screen interface in a real terminal (tmux), started with no credentials.
 @Suite(.serialized) struct TerminalSessionTests {
     func stateDirectory() -> String {
@@ -106,6 +108,33 @@ import Testing
         let runs = try String(contentsOfFile: directory + "/editor-runs", encoding: .utf8)
         #expect(runs.trimmingCharacters(in: .whitespacesAndNewlines) == "2", "reopened once after invalid JSON")
         #expect(await tmux.waitFor("Step 4 of 7"), "the walkthrough went on after the edited pin")
+    }
+
+    /// `c` copies the request as curl: to the terminal's clipboard through OSC 52 (tmux keeps it as
+    /// a paste buffer when `set-clipboard` is on) and to a file whose path is shown, with the
+    /// credentials as `$KIRA_*` variables, never literal.
+    @Test func cCopiesTheRequestAsCurlWithoutCredentials() async throws {
+        let directory = stateDirectory()
+        let tmux = try TmuxSession(command: command(directory), environment: Self.noCredentials)
+        defer { tmux.close() }
+        _ = tmux.command("set-option", "-g", "set-clipboard", "on")
+        #expect(await tmux.waitFor("Step 2 of 7"))
+        #expect(await tmux.waitFor("Press Enter to send"), "\(tmux.screen)")
+        tmux.send("c")
+        #expect(await tmux.waitFor("Copied as curl"), "\(tmux.screen)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".curl.sh") }
+        let file = try #require(files.first, "a .curl.sh file in \(directory)")
+        #expect(tmux.screen.contains(file), "its path is shown")
+        let script = try String(contentsOfFile: directory + "/" + file, encoding: .utf8)
+        let clipboard = tmux.command("show-buffer")
+        for copy in [script, clipboard] {
+            #expect(copy.contains("curl -sS -X POST"), "\(copy)")
+            #expect(copy.contains("/auth"))
+            #expect(copy.contains("x-api-key: $KIRA_API_KEY"))
+            #expect(copy.contains("${KIRA_PASSWORD}"))
+            let demo = TenantCredentials.demo
+            #expect(!copy.contains(demo.apiKey) && !copy.contains(demo.password), "no literal credential:\n\(copy)")
+        }
     }
 
     @Test func withoutATerminalItFallsBackToPlainMode() async throws {

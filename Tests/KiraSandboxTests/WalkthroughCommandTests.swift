@@ -51,6 +51,27 @@ import Testing
         #expect(!again.stdout.contains("POST"), "nothing is sent again")
     }
 
+    /// Issue 5's webhook inbox: on the local emulator the run registers its listener itself, and the
+    /// deposit webhook arrives with a verified signature and is kept in the session.
+    @Test func theWebhookInboxReceivesTheDepositWebhookVerified() async throws {
+        let directory = stateDirectory()
+        let run = try await Executable.run(
+            ["run", "--plain", "--yes", "--target", "local", "--state-dir", directory, "--va-ready-after", "0.3", "--webhook-listen", "127.0.0.1:0"],
+            environment: ["KIRA_API_KEY": "", "KIRA_CLIENT_ID": "", "KIRA_PASSWORD": ""], timeout: 120
+        )
+        #expect(run.status == 0, "\(run.stdout.suffix(2000))\n\(run.stderr)")
+        #expect(run.stdout.contains("Webhooks: registered http://127.0.0.1:"))
+        #expect(run.stdout.contains("Webhook virtual_account.deposit_funds_received (evt_"))
+        let status = try await Executable.run(["status", "--json", "--state-dir", directory])
+        let webhooks = try #require(try JSONValue.parse(status.stdout)["webhooks"]?.arrayValue)
+        let deposit = try #require(webhooks.first { $0["event"] == "virtual_account.deposit_funds_received" }, "\(webhooks)")
+        #expect(deposit["verified"] == true)
+        #expect(deposit["event_id"]?.stringValue?.hasPrefix("evt_") == true)
+        #expect(deposit["received_at"]?.stringValue != nil)
+        let ids = webhooks.compactMap { $0["event_id"]?.stringValue }
+        #expect(Set(ids).count == ids.count, "deduplicated on event_id")
+    }
+
     @Test func killedAtAnyMomentTheWalkthroughFinishesWithoutDuplicates() async throws {
         // Slow timers (review after 3 s, account ready after 3 s) keep each run alive long enough to be killed.
         let served = try ServedEmulator(["--va-ready-after", "3", "--payout-step-interval", "1"])

@@ -373,7 +373,10 @@ public final class TerminalWalkthrough: WalkthroughPresenter {
         let path = "\(configuration.stateDirectory)/\(configuration.sessionName).\(preview.requestID).curl.sh"
         FileManager.default.createFile(atPath: path, contents: Data(("#!/usr/bin/env bash\n" + command + "\n").utf8), attributes: [.posixPermissions: 0o700])
         terminal.writeRaw("\u{1B}]52;c;\(Data(command.utf8).base64EncodedString())\u{07}")
-        screen.flash = "Copied as curl (clipboard via OSC 52) and saved to \(path)"
+        // Short, so the path fits the footer: it is what a person copies next.
+        let home = NSHomeDirectory()
+        let shown = !home.isEmpty && home != "/" && path.hasPrefix(home + "/") ? "~" + path.dropFirst(home.count) : path
+        screen.flash = "Copied as curl (OSC 52) · saved to \(shown)"
     }
 
     static func baseURL(of preview: RequestPreview) -> String {

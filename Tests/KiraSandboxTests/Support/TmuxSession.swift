@@ -85,6 +85,11 @@ final class TmuxSession: Sendable {
         return screen.contains(text) ? limit : nil
     }
 
+    /// Runs any tmux command against this session's server (`show-buffer`, `set-option` …).
+    func command(_ arguments: String...) -> String {
+        (try? Self.tmux(["-L", socket] + arguments)) ?? ""
+    }
+
     func resize(width: Int, height: Int) {
         _ = try? Self.tmux(["-L", socket, "resize-window", "-t", name, "-x", "\(width)", "-y", "\(height)"])
     }
