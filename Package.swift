@@ -12,6 +12,11 @@ let package = Package(
     products: [
         .executable(name: "kira-walkthrough", targets: ["KiraWalkthroughCLI"]),
         .library(name: "KiraSandbox", targets: ["KiraSandbox"]),
+        // For the fuzzing package under reliability/fuzz, which depends on this one by path.
+        .library(name: "KiraJSON", targets: ["KiraJSON"]),
+        .library(name: "WalkthroughCore", targets: ["WalkthroughCore"]),
+        .library(name: "SessionStore", targets: ["SessionStore"]),
+        .library(name: "TerminalUI", targets: ["TerminalUI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -119,6 +124,25 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
+        /// `bench/run`'s in-process figures (rendering a large response, saving a session); not a test.
+        .executableTarget(
+            name: "KiraBench",
+            dependencies: ["KiraJSON", "WalkthroughCore", "SessionStore", "TerminalUI"],
+            swiftSettings: upcoming
+        ),
+        /// What the test targets share: an emulator on a loopback port, the built binary as a
+        /// subprocess, request fixtures. Not a test target itself.
+        .target(
+            name: "KiraTestSupport",
+            dependencies: [
+                "KiraSandbox", "KiraJSON",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Tests/KiraTestSupport",
+            swiftSettings: upcoming
+        ),
         .testTarget(name: "KiraJSONTests", dependencies: ["KiraJSON"], swiftSettings: upcoming),
         .testTarget(
             name: "WalkthroughTests",
@@ -139,6 +163,7 @@ let package = Package(
         .testTarget(
             name: "ExportTests",
             dependencies: [
+                "KiraTestSupport",
                 "Exports", "WalkthroughCore", "WalkthroughRunner", "SessionStore", "KiraSandbox", "KiraClient", "KiraJSON",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -149,6 +174,7 @@ let package = Package(
         .testTarget(
             name: "KiraClientTests",
             dependencies: [
+                "KiraTestSupport",
                 "KiraClient", "WalkthroughCore", "SessionStore", "KiraSandbox", "KiraJSON", "DurableFiles",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -159,6 +185,7 @@ let package = Package(
         .testTarget(
             name: "KiraSandboxTests",
             dependencies: [
+                "KiraTestSupport",
                 "KiraSandbox",
                 "KiraJSON",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -2,6 +2,7 @@ import Foundation
 import KiraJSON
 import Testing
 import WalkthroughCore
+import KiraTestSupport
 
 @testable import Exports
 
@@ -9,10 +10,10 @@ import WalkthroughCore
 @Suite(.serialized) struct CurlExportTests {
     /// Exports a session's script through the command line, to a file.
     func exportScript(_ made: WalkthroughSessions.Made) async throws -> (path: String, text: String) {
-        let output = try Binary.temporaryDirectory("kira-curl-export").appendingPathComponent("replay.sh").path
-        let export = try await Binary.run(
+        let output = try KiraBinary.temporaryDirectory("kira-curl-export").appendingPathComponent("replay.sh").path
+        let export = try await KiraBinary.run(
             ["export", "--format", "curl", "--state-dir", made.stateDirectory.path, "--output", output],
-            workingDirectory: Binary.packageRoot
+            workingDirectory: KiraBinary.packageRoot
         )
         #expect(export.status == 0, "\(export.stderr)")
         #expect(export.stdout.isEmpty, "with --output nothing goes to standard output")
@@ -24,10 +25,10 @@ import WalkthroughCore
     }
 
     /// Runs a script with only the `KIRA_*` variables given (and a PATH).
-    func runScript(_ path: String, against emulator: ServedEmulator, extra: [String: String] = [:]) async throws -> Binary.Outcome {
-        try await Binary.run(
+    func runScript(_ path: String, against emulator: ServedEmulator, extra: [String: String] = [:]) async throws -> KiraBinary.Outcome {
+        try await KiraBinary.run(
             [path], executable: URL(fileURLWithPath: "/bin/bash"),
-            environment: Binary.demoCredentials(baseURL: emulator.baseURL).merging(extra) { _, new in new }, cleanEnvironment: true,
+            environment: KiraBinary.demoCredentials(baseURL: emulator.baseURL).merging(extra) { _, new in new }, cleanEnvironment: true,
             timeout: 240
         )
     }
@@ -116,27 +117,27 @@ import WalkthroughCore
     @Test func withoutAToolOrACredentialTheScriptStopsAtOnceWithAClearMessage() async throws {
         let made = try await WalkthroughSessions.shared.session(.standard)
         let script = try await exportScript(made)
-        var missing = Binary.demoCredentials(baseURL: "http://127.0.0.1:9/sandbox")
+        var missing = KiraBinary.demoCredentials(baseURL: "http://127.0.0.1:9/sandbox")
         missing["KIRA_PASSWORD"] = nil
-        let noPassword = try await Binary.run(
+        let noPassword = try await KiraBinary.run(
             [script.path], executable: URL(fileURLWithPath: "/bin/bash"), environment: missing, cleanEnvironment: true)
         #expect(noPassword.status == 1)
         #expect(noPassword.stderr.contains("KIRA_PASSWORD is not set"), "\(noPassword.stderr)")
         #expect(noPassword.stdout.isEmpty, "nothing was sent")
 
         // A PATH with curl but no jq.
-        let bin = try Binary.temporaryDirectory("kira-no-jq")
+        let bin = try KiraBinary.temporaryDirectory("kira-no-jq")
         try FileManager.default.createSymbolicLink(atPath: bin.appendingPathComponent("curl").path, withDestinationPath: "/usr/bin/curl")
-        var environment = Binary.demoCredentials(baseURL: "http://127.0.0.1:9/sandbox")
+        var environment = KiraBinary.demoCredentials(baseURL: "http://127.0.0.1:9/sandbox")
         environment["PATH"] = bin.path
-        let noJQ = try await Binary.run(
+        let noJQ = try await KiraBinary.run(
             [script.path], executable: URL(fileURLWithPath: "/bin/bash"), environment: environment, cleanEnvironment: true)
         #expect(noJQ.status == 1)
         #expect(noJQ.stderr.contains("jq is required"), "\(noJQ.stderr)")
 
-        let insecure = try await Binary.run(
+        let insecure = try await KiraBinary.run(
             [script.path], executable: URL(fileURLWithPath: "/bin/bash"),
-            environment: Binary.demoCredentials(baseURL: "http://example.com/sandbox"),
+            environment: KiraBinary.demoCredentials(baseURL: "http://example.com/sandbox"),
             cleanEnvironment: true
         )
         #expect(insecure.status == 1)
@@ -194,9 +195,9 @@ import WalkthroughCore
         #expect(script.contains("BEARER_TOKEN=$token"))
         #expect(script.contains("\"password\": \"\\($ENV.KIRA_PASSWORD)\""), "secrets come from the environment inside jq too")
         #expect(!script.contains("Q-NO-AUTO-VERIFY") && !script.contains("/v1/users"), "nothing of the quickstart")
-        let file = try Binary.temporaryDirectory("kira-tiny").appendingPathComponent("tiny.sh")
+        let file = try KiraBinary.temporaryDirectory("kira-tiny").appendingPathComponent("tiny.sh")
         try Data(script.utf8).write(to: file)
-        let syntax = try await Binary.run(["-n", file.path], executable: URL(fileURLWithPath: "/bin/bash"), cleanEnvironment: true, timeout: 10)
+        let syntax = try await KiraBinary.run(["-n", file.path], executable: URL(fileURLWithPath: "/bin/bash"), cleanEnvironment: true, timeout: 10)
         #expect(syntax.status == 0, "bash -n: \(syntax.stderr)")
     }
 

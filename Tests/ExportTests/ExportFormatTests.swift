@@ -2,6 +2,7 @@ import Foundation
 import KiraJSON
 import Testing
 import WalkthroughCore
+import KiraTestSupport
 
 @testable import Exports
 
@@ -17,8 +18,8 @@ import WalkthroughCore
         for kind in [WalkthroughSessions.Kind.standard, .payoutMinimumSearch] {
             let made = try await WalkthroughSessions.shared.session(kind)
             for format in ExportFormat.allCases {
-                let export = try await Binary.run(
-                    ["export", "--format", format.rawValue, "--state-dir", made.stateDirectory.path], workingDirectory: Binary.packageRoot
+                let export = try await KiraBinary.run(
+                    ["export", "--format", format.rawValue, "--state-dir", made.stateDirectory.path], workingDirectory: KiraBinary.packageRoot
                 )
                 #expect(export.status == 0, "\(format): \(export.stderr)")
                 #expect(export.stdout.count > 1000, "\(format) is on standard output")
@@ -62,13 +63,13 @@ import WalkthroughCore
     }
 
     @Test func exportingNothingOrAnotherFlowIsAClearError() async throws {
-        let empty = try Binary.temporaryDirectory("kira-export-empty")
-        let missing = try await Binary.run(["export", "--format", "har", "--state-dir", empty.path])
+        let empty = try KiraBinary.temporaryDirectory("kira-export-empty")
+        let missing = try await KiraBinary.run(["export", "--format", "har", "--state-dir", empty.path])
         #expect(missing.status == 1)
         #expect(missing.stderr.contains("No session 'default'"), "\(missing.stderr)")
-        let badFormat = try await Binary.run(["export", "--format", "pdf", "--state-dir", empty.path])
+        let badFormat = try await KiraBinary.run(["export", "--format", "pdf", "--state-dir", empty.path])
         #expect(badFormat.status == 2, "a usage error")
-        let badOutput = try await Binary.run(["export", "--format", "har", "--state-dir", empty.path, "--output", "/nonexistent-dir/x.har"])
+        let badOutput = try await KiraBinary.run(["export", "--format", "har", "--state-dir", empty.path, "--output", "/nonexistent-dir/x.har"])
         #expect(badOutput.status == 1)
     }
 

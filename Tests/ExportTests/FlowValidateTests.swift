@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WalkthroughCore
+import KiraTestSupport
 
 @testable import Exports
 
@@ -8,7 +9,7 @@ import WalkthroughCore
 /// copies fail with each problem at its file, line and column.
 @Suite struct FlowValidateTests {
     static var quickstartText: String {
-        get throws { try String(contentsOf: Binary.packageRoot.appendingPathComponent("flows/quickstart.yaml"), encoding: .utf8) }
+        get throws { try String(contentsOf: KiraBinary.packageRoot.appendingPathComponent("flows/quickstart.yaml"), encoding: .utf8) }
     }
 
     /// A copy of the quickstart with one edit, written to a temporary directory; returns its path
@@ -19,7 +20,7 @@ import WalkthroughCore
         let text = try Self.quickstartText
         #expect(text.contains(old), "the shipped flow no longer contains \(old)")
         let broken = text.replacingOccurrences(of: old, with: new)
-        let path = try Binary.temporaryDirectory("kira-flows").appendingPathComponent(name).path
+        let path = try KiraBinary.temporaryDirectory("kira-flows").appendingPathComponent(name).path
         try Data(broken.utf8).write(to: URL(fileURLWithPath: path))
         let lines = broken.components(separatedBy: "\n")
         let index = try #require(lines.firstIndex { $0.contains(marker) }, "\(marker) in the broken copy")
@@ -27,10 +28,10 @@ import WalkthroughCore
         return (path, index + 1, column)
     }
 
-    func validate(_ path: String) async throws -> Binary.Outcome { try await Binary.run(["flows", "validate", path], timeout: 30) }
+    func validate(_ path: String) async throws -> KiraBinary.Outcome { try await KiraBinary.run(["flows", "validate", path], timeout: 30) }
 
     @Test func theShippedQuickstartIsValidAndItsPlanIsPrinted() async throws {
-        let run = try await validate(Binary.packageRoot.appendingPathComponent("flows/quickstart.yaml").path)
+        let run = try await validate(KiraBinary.packageRoot.appendingPathComponent("flows/quickstart.yaml").path)
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stderr.isEmpty)
         for expected in [

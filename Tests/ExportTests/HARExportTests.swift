@@ -2,6 +2,7 @@ import Foundation
 import KiraJSON
 import Testing
 import WalkthroughCore
+import KiraTestSupport
 
 @testable import Exports
 
@@ -211,7 +212,7 @@ struct HARValidator {
 
     @Test func aSecretThatSlippedIntoARecordIsMaskedOnTheWayOut() throws {
         let flow = try FlowLoader.load(
-            try String(contentsOf: Binary.packageRoot.appendingPathComponent("flows/quickstart.yaml"), encoding: .utf8),
+            try String(contentsOf: KiraBinary.packageRoot.appendingPathComponent("flows/quickstart.yaml"), encoding: .utf8),
             file: "flows/quickstart.yaml"
         )
         var session = Session(

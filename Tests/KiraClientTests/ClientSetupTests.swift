@@ -1,6 +1,7 @@
 import Foundation
 import KiraJSON
 import Testing
+import KiraTestSupport
 
 @testable import KiraClient
 @testable import KiraSandbox

@@ -1,6 +1,7 @@
 import Foundation
 import KiraJSON
 import Testing
+import KiraTestSupport
 
 @testable import KiraClient
 @testable import KiraSandbox
@@ -101,7 +102,7 @@ import Testing
                     ("x-api-key", sandbox.demo.apiKey), ("authorization", "Bearer \(token)"), ("content-type", "application/json"),
                     ("idempotency-key", newKey()),
                 ],
-                body: Requests.completeIndividual().serialized()
+                body: Fixtures.completeIndividual().serialized()
             )
             let id = try #require(create.json["id"]?.stringValue)
             let action = OperatorRequest(verb: .verifyUser, id: id, label: "Verify")

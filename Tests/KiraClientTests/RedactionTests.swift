@@ -1,6 +1,7 @@
 import Foundation
 import KiraJSON
 import Testing
+import KiraTestSupport
 
 @testable import KiraClient
 @testable import KiraSandbox
@@ -31,7 +32,7 @@ import Testing
                 #expect(authRecord.responseBody?.contains(#""expires_in": 3600"#) == true)
 
                 // Secrets filled into a body come back echoed by the API: masked in the record too.
-                var body = Requests.completeIndividual()
+                var body = Fixtures.completeIndividual()
                 body = .object(JSONObject((body.objectValue?.entries.map { ($0.key, $0.value) } ?? []) + [
                     ("metadata", ["note": "{{ password }}", "key": "{{ api_key }}"])
                 ]))

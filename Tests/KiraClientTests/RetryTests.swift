@@ -1,6 +1,7 @@
 import Foundation
 import KiraJSON
 import Testing
+import KiraTestSupport
 
 @testable import KiraClient
 @testable import KiraSandbox
@@ -231,9 +232,10 @@ import Testing
     /// so the API replays the answer instead of creating a second user.
     @Test func aTimedOutPOSTWithAKeyIsRetriedAndReplayed() async throws {
         try await LiveSandbox.with { sandbox in
-            try await sandbox.fault(["method": "POST", "path": "/v1/users", "kind": "delay", "delay_ms": 1500])
+            // The answer comes 4 s late; the timeout (1.5 s) leaves a loaded machine room for the retry.
+            try await sandbox.fault(["method": "POST", "path": "/v1/users", "kind": "delay", "delay_ms": 4000])
             var configuration = KiraClientConfiguration()
-            configuration.requestTimeout = .milliseconds(500)
+            configuration.requestTimeout = .milliseconds(1500)
             try await sandbox.withClient(configuration, sleeps: SleepLog()) { client in
                 let outcome = await client.send(Requests.createUser(key: newKey()), secret: demoSecrets)
                 #expect(outcome.response?.status == 201)

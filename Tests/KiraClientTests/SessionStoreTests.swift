@@ -275,6 +275,27 @@ func mode(_ path: String) throws -> Int {
         }
     }
 
+    /// Found by reliability/torture.py: a walkthrough SIGKILLed during a save left
+    /// `NAME.json.tmp-PID` beside the session for good. Taking the lock removes them.
+    @Test func lockRemovesTheTemporaryFilesOfInterruptedSaves() throws {
+        try withTemporaryDirectory { root in
+            let store = SessionStore(directory: root)
+            try store.save(try quickstartSession("s"))
+            let saved = bytes(store.path(for: "s"))
+            write(store.path(for: "s") + ".tmp-4242", Array("{\"half\": ".utf8))
+            // Not this session's, or not a temporary file of a save: kept.
+            let kept = ["s.emulator.json.tmp-4242", "t.json.tmp-4242", "s.json.tmp-4242x", "s.json.tmp-", "s.json.bak-20260101T000000Z"]
+            for file in kept { write(root + "/" + file, Array("x".utf8)) }
+
+            let lock = try store.lock("s")
+            defer { lock.release() }
+            #expect(!FileManager.default.fileExists(atPath: store.path(for: "s") + ".tmp-4242"))
+            for file in kept { #expect(FileManager.default.fileExists(atPath: root + "/" + file), "\(file) was removed") }
+            #expect(bytes(store.path(for: "s")) == saved)
+            #expect(try store.load("s") != nil)
+        }
+    }
+
     @Test func lockCreatesTheDirectory() throws {
         try withTemporaryDirectory { root in
             let store = SessionStore(directory: root + "/deep/er")

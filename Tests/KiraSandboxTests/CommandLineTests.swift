@@ -1,6 +1,7 @@
 import Foundation
 import KiraJSON
 import Testing
+import KiraTestSupport
 
 @testable import KiraSandbox
 
@@ -25,38 +26,38 @@ import Testing
     @Test func operatorCommandsActOnARunningEmulator() async throws {
         let served = try ServedEmulator()
         defer { served.terminate() }
-        let provisioned = try await Executable.run(["sandbox", "provision", "--url", served.baseURL])
+        let provisioned = try await KiraBinary.run(["sandbox", "provision", "--url", served.baseURL])
         #expect(provisioned.status == 0, "\(provisioned.stderr)")
         let lines = provisioned.stdout.split(separator: "\n").map(String.init)
         #expect(lines.map { $0.split(separator: "=").first.map(String.init) } == ["user_id", "virtual_account_id", "recipient_id"])
         let userID = try #require(lines.first?.split(separator: "=").last.map(String.init))
 
-        let rejected = try await Executable.run(["sandbox", "reject-user", userID, "--url", served.baseURL])
+        let rejected = try await KiraBinary.run(["sandbox", "reject-user", userID, "--url", served.baseURL])
         #expect(rejected.status == 0)
         #expect(rejected.stdout.contains("REJECTED"))
-        let verified = try await Executable.run(["sandbox", "verify-user", userID, "--url", served.baseURL, "--json"])
+        let verified = try await KiraBinary.run(["sandbox", "verify-user", userID, "--url", served.baseURL, "--json"])
         #expect(verified.status == 0)
         #expect((try? JSONValue.parse(verified.stdout))?["status"] == "VERIFIED")
 
-        let unknown = try await Executable.run(["sandbox", "verify-user", UUID().uuidString, "--url", served.baseURL])
+        let unknown = try await KiraBinary.run(["sandbox", "verify-user", UUID().uuidString, "--url", served.baseURL])
         #expect(unknown.status != 0)
         #expect(unknown.stderr.contains("404"))
-        let unreachable = try await Executable.run(["sandbox", "verify-user", userID, "--url", "http://127.0.0.1:9/sandbox"])
+        let unreachable = try await KiraBinary.run(["sandbox", "verify-user", userID, "--url", "http://127.0.0.1:9/sandbox"])
         #expect(unreachable.status != 0)
         #expect(unreachable.stderr.contains("Cannot reach the emulator"))
     }
 
     @Test func aNonLoopbackHostWithoutAdminTokenIsRefused() async throws {
-        let result = try await Executable.run(["sandbox", "serve", "--host", "0.0.0.0", "--port", "0"], timeout: 20)
+        let result = try await KiraBinary.run(["sandbox", "serve", "--host", "0.0.0.0", "--port", "0"], timeout: 20)
         #expect(result.status != 0)
         #expect(result.stderr.contains("--admin-token"))
     }
 
     @Test func badOptionsAreUsageErrors() async throws {
-        let negative = try await Executable.run(["sandbox", "serve", "--token-ttl", "-1"])
+        let negative = try await KiraBinary.run(["sandbox", "serve", "--token-ttl", "-1"])
         #expect(negative.status == 2)
         #expect(negative.stderr.contains("--token-ttl"))
-        let clientID = try await Executable.run(["sandbox", "serve", "--client-id", "not-a-uuid"])
+        let clientID = try await KiraBinary.run(["sandbox", "serve", "--client-id", "not-a-uuid"])
         #expect(clientID.status == 2)
     }
 
@@ -64,12 +65,12 @@ import Testing
         let served = try ServedEmulator(["--va-ready-after", "1"])
         defer { served.terminate() }
         let demo = TenantCredentials.demo
-        let script = Executable.packageRoot.appendingPathComponent("Tests/KiraSandboxTests/Scripts/quickstart-curl.sh")
-        let result = try await Executable.run(
+        let script = KiraBinary.packageRoot.appendingPathComponent("Tests/KiraSandboxTests/Scripts/quickstart-curl.sh")
+        let result = try await KiraBinary.run(
             [script.path], executable: URL(fileURLWithPath: "/bin/bash"),
             environment: [
                 "BASE_URL": served.baseURL, "KIRA_API_KEY": demo.apiKey, "KIRA_CLIENT_ID": demo.clientID,
-                "KIRA_PASSWORD": demo.password, "KIRA_WALKTHROUGH": Executable.url.path,
+                "KIRA_PASSWORD": demo.password, "KIRA_WALKTHROUGH": KiraBinary.url.path,
             ],
             timeout: 60
         )

@@ -3,6 +3,7 @@ import Foundation
 import KiraJSON
 import NIOCore
 import Testing
+import KiraTestSupport
 
 @testable import KiraSandbox
 

@@ -1,6 +1,7 @@
 import Foundation
 import KiraJSON
 import Testing
+import KiraTestSupport
 
 @testable import KiraSandbox
 
@@ -13,7 +14,7 @@ import Testing
     }
 
     func command(_ directory: String, _ extra: String = "") -> String {
-        "\(Executable.url.path) --state-dir \(directory) --va-ready-after 0.5 \(extra)"
+        "\(KiraBinary.url.path) --state-dir \(directory) --va-ready-after 0.5 \(extra)"
     }
 
     static let noCredentials = ["KIRA_API_KEY": "", "KIRA_CLIENT_ID": "", "KIRA_PASSWORD": ""]
@@ -30,7 +31,7 @@ import Testing
         tmux.send("q")
         #expect(await tmux.waitFor("[exited 0]"))
         #expect(tmux.screen.contains("Walkthrough complete: all 7 steps done"), "the terminal is restored and the outcome printed")
-        let status = try await Executable.run(["status", "--json", "--state-dir", directory])
+        let status = try await KiraBinary.run(["status", "--json", "--state-dir", directory])
         let steps = try JSONValue.parse(status.stdout)["steps"]?.arrayValue ?? []
         #expect(steps.count == 7 && steps.allSatisfy { $0["state"] == "succeeded" })
     }
@@ -138,7 +139,7 @@ import Testing
     }
 
     @Test func withoutATerminalItFallsBackToPlainMode() async throws {
-        let result = try await Executable.run(
+        let result = try await KiraBinary.run(
             ["run", "--yes", "--state-dir", stateDirectory(), "--va-ready-after", "0.3"], environment: Self.noCredentials, timeout: 120
         )
         #expect(result.status == 0)

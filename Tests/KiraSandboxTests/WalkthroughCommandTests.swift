@@ -1,6 +1,7 @@
 import Foundation
 import KiraJSON
 import Testing
+import KiraTestSupport
 
 @testable import KiraSandbox
 
@@ -19,7 +20,7 @@ import Testing
 
     @Test func withNoCredentialsTheLocalWalkthroughCompletes() async throws {
         let directory = stateDirectory()
-        let run = try await Executable.run(
+        let run = try await KiraBinary.run(
             ["run", "--plain", "--yes", "--target", "local", "--state-dir", directory, "--va-ready-after", "0.5"],
             environment: ["KIRA_API_KEY": "", "KIRA_CLIENT_ID": "", "KIRA_PASSWORD": ""], timeout: 120
         )
@@ -29,7 +30,7 @@ import Testing
         for title in ["Get your credentials", "Authenticate", "Pin your version", "Create a user", "Create a virtual account", "Simulate a deposit (sandbox)", "Make a payout (preview, then create)"] {
             #expect(run.stdout.contains("· \(title) ━━"), "\(title) shown")
         }
-        let status = try await Executable.run(["status", "--json", "--state-dir", directory])
+        let status = try await KiraBinary.run(["status", "--json", "--state-dir", directory])
         #expect(status.status == 0)
         let json = try JSONValue.parse(status.stdout)
         #expect(json["session"] == "default")
@@ -46,7 +47,7 @@ import Testing
             #expect(mode & 0o077 == 0, "\(file) is private")
         }
         // Run again: the session is complete and stays so, resources not duplicated.
-        let again = try await Executable.run(["run", "--plain", "--yes", "--state-dir", directory], environment: ["KIRA_API_KEY": ""])
+        let again = try await KiraBinary.run(["run", "--plain", "--yes", "--state-dir", directory], environment: ["KIRA_API_KEY": ""])
         #expect(again.status == 0)
         #expect(!again.stdout.contains("POST"), "nothing is sent again")
     }
@@ -55,14 +56,14 @@ import Testing
     /// deposit webhook arrives with a verified signature and is kept in the session.
     @Test func theWebhookInboxReceivesTheDepositWebhookVerified() async throws {
         let directory = stateDirectory()
-        let run = try await Executable.run(
+        let run = try await KiraBinary.run(
             ["run", "--plain", "--yes", "--target", "local", "--state-dir", directory, "--va-ready-after", "0.3", "--webhook-listen", "127.0.0.1:0"],
             environment: ["KIRA_API_KEY": "", "KIRA_CLIENT_ID": "", "KIRA_PASSWORD": ""], timeout: 120
         )
         #expect(run.status == 0, "\(run.stdout.suffix(2000))\n\(run.stderr)")
         #expect(run.stdout.contains("Webhooks: registered http://127.0.0.1:"))
         #expect(run.stdout.contains("Webhook virtual_account.deposit_funds_received (evt_"))
-        let status = try await Executable.run(["status", "--json", "--state-dir", directory])
+        let status = try await KiraBinary.run(["status", "--json", "--state-dir", directory])
         let webhooks = try #require(try JSONValue.parse(status.stdout)["webhooks"]?.arrayValue)
         let deposit = try #require(webhooks.first { $0["event"] == "virtual_account.deposit_funds_received" }, "\(webhooks)")
         #expect(deposit["verified"] == true)
@@ -84,7 +85,7 @@ import Testing
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<25 {
             let process = Process()
-            process.executableURL = Executable.url
+            process.executableURL = KiraBinary.url
             process.arguments = ["run", "--plain", "--yes", "--target", served.baseURL, "--session", "crash"]
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
             process.standardOutput = FileHandle.nullDevice
@@ -112,12 +113,12 @@ import Testing
             }
         }
         if !completed {
-            let final = try await Executable.run(["run", "--plain", "--yes", "--target", served.baseURL, "--session", "crash"], environment: environment, timeout: 120)
+            let final = try await KiraBinary.run(["run", "--plain", "--yes", "--target", served.baseURL, "--session", "crash"], environment: environment, timeout: 120)
             #expect(final.status == 0, "\(final.stdout.suffix(1500)) \(final.stderr)")
         }
         print("crash test: \(kills) SIGKILLs before completion")
         #expect(kills >= 4)
-        let state = try await Executable.run(["status", "--json", "--session", "crash"], environment: environment)
+        let state = try await KiraBinary.run(["status", "--json", "--session", "crash"], environment: environment)
         #expect((try? JSONValue.parse(state.stdout))?["complete"] == true)
         let counts = try await emulatorCounts(served.baseURL)
         #expect(counts["users"] == 1, "\(counts)")
@@ -128,7 +129,7 @@ import Testing
 
     func emulatorCounts(_ baseURL: String) async throws -> [String: Int] {
         let root = baseURL.replacingOccurrences(of: "/sandbox", with: "")
-        let result = try await Executable.run(["-s", root + "/__emulator/state"], executable: URL(fileURLWithPath: "/usr/bin/curl"))
+        let result = try await KiraBinary.run(["-s", root + "/__emulator/state"], executable: URL(fileURLWithPath: "/usr/bin/curl"))
         let tenant = try JSONValue.parse(result.stdout)["tenants"]?.arrayValue?.first
         var counts: [String: Int] = [:]
         for key in ["users", "virtual_accounts", "payouts", "recipients"] { counts[key] = tenant?[key]?.intValue }
@@ -139,13 +140,13 @@ import Testing
         let directory = stateDirectory()
         let path = directory + "/broken.json"
         try Data("{\"schema_version\": 1, \"steps\": [tru".utf8).write(to: URL(fileURLWithPath: path))
-        let run = try await Executable.run(["run", "--plain", "--yes", "--session", "broken", "--state-dir", directory, "--target", "local"])
+        let run = try await KiraBinary.run(["run", "--plain", "--yes", "--session", "broken", "--state-dir", directory, "--target", "local"])
         #expect(run.status == 1)
         #expect(run.stderr.contains("broken.json"))
         #expect(run.stderr.contains("left untouched"))
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "{\"schema_version\": 1, \"steps\": [tru")
         try Data("{\"schema_version\": 7}".utf8).write(to: URL(fileURLWithPath: path))
-        let newer = try await Executable.run(["status", "--session", "broken", "--state-dir", directory])
+        let newer = try await KiraBinary.run(["status", "--session", "broken", "--state-dir", directory])
         #expect(newer.status == 1)
         #expect(newer.stderr.contains("newer"))
     }
@@ -158,7 +159,7 @@ import Testing
         environment["KIRA_WALKTHROUGH_STATE_DIR"] = directory
         // The first runner holds the session while it works through the steps.
         let first = Process()
-        first.executableURL = Executable.url
+        first.executableURL = KiraBinary.url
         first.arguments = ["run", "--plain", "--yes", "--target", served.baseURL, "--session", "shared"]
         first.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         first.standardOutput = FileHandle.nullDevice
@@ -172,7 +173,7 @@ import Testing
         while Date() < deadline, ((try? String(contentsOfFile: lockFile, encoding: .utf8)) ?? "").isEmpty {
             try await Task.sleep(for: .milliseconds(20))
         }
-        let second = try await Executable.run(["run", "--plain", "--yes", "--target", served.baseURL, "--session", "shared"], environment: environment)
+        let second = try await KiraBinary.run(["run", "--plain", "--yes", "--target", served.baseURL, "--session", "shared"], environment: environment)
         if first.isRunning {
             #expect(second.status == 1)
             #expect(second.stderr.contains("in use by another kira-walkthrough"))
@@ -182,13 +183,13 @@ import Testing
         kill(first.processIdentifier, SIGKILL)
         let reaped = Date().addingTimeInterval(10)
         while first.isRunning, Date() < reaped { try await Task.sleep(for: .milliseconds(10)) }
-        let third = try await Executable.run(["run", "--plain", "--yes", "--target", served.baseURL, "--session", "shared"], environment: environment, timeout: 120)
+        let third = try await KiraBinary.run(["run", "--plain", "--yes", "--target", served.baseURL, "--session", "shared"], environment: environment, timeout: 120)
         #expect(third.status == 0, "\(third.stderr)")
     }
 
     @Test func blockedOnlyAPersonCanHelpExitsWith3() async throws {
         let directory = stateDirectory()
-        let run = try await Executable.run(
+        let run = try await KiraBinary.run(
             ["run", "--plain", "--yes", "--target", "local", "--state-dir", directory, "--va-ready-after", "0.2"],
             environment: ["KIRA_API_KEY": "", "KIRA_RECIPIENT_ID": UUID().uuidString], timeout: 120
         )
@@ -198,31 +199,31 @@ import Testing
     }
 
     @Test func usageErrorsExitWith2() async throws {
-        let badName = try await Executable.run(["run", "--session", "no/slashes", "--plain"])
+        let badName = try await KiraBinary.run(["run", "--session", "no/slashes", "--plain"])
         #expect(badName.status == 2)
-        let badTarget = try await Executable.run(["run", "--plain", "--yes", "--target", "ftp://example.com"])
+        let badTarget = try await KiraBinary.run(["run", "--plain", "--yes", "--target", "ftp://example.com"])
         #expect(badTarget.status == 2)
-        let insecure = try await Executable.run(["run", "--plain", "--yes", "--target", "http://example.com/sandbox", "--state-dir", stateDirectory()], environment: demoEnvironment)
+        let insecure = try await KiraBinary.run(["run", "--plain", "--yes", "--target", "http://example.com/sandbox", "--state-dir", stateDirectory()], environment: demoEnvironment)
         #expect(insecure.status == 1)
         #expect(insecure.stderr.contains("https"))
     }
 
     @Test func sessionsAreListedAndResetKeepsABackup() async throws {
         let directory = stateDirectory()
-        let run = try await Executable.run(
+        let run = try await KiraBinary.run(
             ["run", "--plain", "--yes", "--session", "first", "--state-dir", directory, "--va-ready-after", "0.2"],
             environment: ["KIRA_API_KEY": ""], timeout: 120
         )
         #expect(run.status == 0)
-        let listed = try await Executable.run(["sessions", "--state-dir", directory])
+        let listed = try await KiraBinary.run(["sessions", "--state-dir", directory])
         #expect(listed.stdout.contains("first  complete  local emulator"))
-        let reset = try await Executable.run(["reset", "--session", "first", "--state-dir", directory])
+        let reset = try await KiraBinary.run(["reset", "--session", "first", "--state-dir", directory])
         #expect(reset.status == 0)
         let files = try FileManager.default.contentsOfDirectory(atPath: directory)
         #expect(files.contains { $0.hasPrefix("first.json.bak-") })
         #expect(files.contains { $0.hasPrefix("first.emulator.json.bak-") })
         #expect(!files.contains("first.json"))
-        let status = try await Executable.run(["status", "--session", "first", "--state-dir", directory])
+        let status = try await KiraBinary.run(["status", "--session", "first", "--state-dir", directory])
         #expect(status.status == 1)
         #expect(status.stderr.contains("No session"))
     }

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import KiraJSON
 import Testing
+import KiraTestSupport
 
 @testable import KiraSandbox
 

@@ -111,11 +111,12 @@ import Testing
     }
 
     @Test func expiringTokensAreRenewedAndA401IsRetriedOnce() async throws {
-        try await WalkthroughFixture.with(SandboxConfiguration(tokenTTL: .seconds(1), virtualAccountReadyAfter: .milliseconds(300))) { fixture in
+        try await WalkthroughFixture.with(SandboxConfiguration(tokenTTL: .seconds(60), virtualAccountReadyAfter: .milliseconds(300))) { fixture in
             let flow = try quickstart()
             let presenter = RecordingPresenter()
-            // Let the token age past its TTL once, mid-run.
-            await presenter.hook("/v1/users") { try? await Task.sleep(for: .milliseconds(1200)) }
+            // Let the token age past its TTL once, mid-run: the emulator's clock jumps 61 s, so the
+            // client (which believes the token has a minute left) meets a 401, however slow the machine.
+            await presenter.hook("/v1/users") { try? await fixture.advanceClock(seconds: 61) }
             var configuration = KiraClientConfigurationForTests.noRefreshMargin
             configuration.baseBackoff = .milliseconds(10)
             let outcome = await fixture.run(flow, presenter: presenter) { $0.clientConfiguration = configuration }

@@ -131,6 +131,16 @@ struct WalkthroughFixture: Sendable {
         return (try? JSONValue.parse(Array(buffer: try await response.body.collect(upTo: 1 << 20)))) ?? .null
     }
 
+    /// Moves the emulator's clock on through `POST /__emulator/clock`.
+    func advanceClock(seconds: Double) async throws {
+        var advance = HTTPClientRequest(url: root + "/__emulator/clock")
+        advance.method = .POST
+        advance.headers.add(name: "content-type", value: "application/json")
+        advance.body = .bytes(ByteBuffer(bytes: JSONValue.object(["advance_seconds": .number(String(seconds))]).serialized()))
+        let response = try await HTTPClient.shared.execute(advance, timeout: .seconds(5))
+        #expect(response.status == .ok)
+    }
+
     /// Every file in the state directory, as one string.
     func stateDirectoryContents() -> String {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: store.directory)) ?? []

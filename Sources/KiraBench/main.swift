@@ -1,0 +1,198 @@
+// The in-process benchmarks behind `bench/run`: rendering a large response and saving a session.
+// Not a test: it prints figures as one JSON object per command on standard output.
+import Foundation
+import KiraJSON
+import SessionStore
+import TerminalUI
+import WalkthroughCore
+
+/// Milliseconds taken by `body`, on the monotonic clock.
+func milliseconds(_ body: () throws -> Void) rethrows -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1_000_000
+}
+
+/// Median, spread and extremes of a sample, as JSON numbers (milliseconds).
+func summary(_ samples: [Double]) -> JSONValue {
+    let sorted = samples.sorted()
+    func quantile(_ q: Double) -> Double { sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * q).rounded()))] }
+    func number(_ value: Double) -> JSONValue { .number(String(format: "%.4f", value)) }
+    return [
+        "n": .int(sorted.count), "median_ms": number(quantile(0.5)), "p10_ms": number(quantile(0.1)), "p90_ms": number(quantile(0.9)),
+        "min_ms": number(sorted.first ?? 0), "max_ms": number(sorted.last ?? 0),
+    ]
+}
+
+/// A `GET /v1/users?limit=…` page of complete individuals, compact, of at least `bytes` bytes:
+/// the shape of a large response the walkthrough may have to show.
+func largeUserList(bytes: Int) -> String {
+    func user(_ index: Int) -> JSONValue {
+        let id = String(format: "%08x-4b7e-4c06-9d2e-%012x", index, index * 7919)
+        return [
+            "id": .string(id), "type": "individual", "email": .string("ada+\(index)@example.com"), "first_name": "Ada",
+            "last_name": .string("Lovelace \(index)"), "birth_date": "1990-12-10", "phone": "+14155550123", "nationality": "USA",
+            "source_of_funds": "salary", "account_purpose": "receive_payments", "status": "VERIFIED", "verification_status": "verified",
+            "verification_triggered": true, "amount": .number("\(index).25"), "suspended": false, "middle_name": .null,
+            "residential_address": [
+                "street_line_1": "1 Main St", "street_line_2": .null, "city": "Springfield", "subdivision": "IL", "postal_code": "62701",
+                "country": "USA",
+            ],
+            "metadata": ["note": "Unicode é ü 漢字 and \"escapes\" \\ too"], "created_at": "2026-04-14T09:30:00.000Z",
+            "updated_at": "2026-04-14T09:30:03.500Z",
+        ]
+    }
+    var users: [JSONValue] = []
+    var size = 0
+    while size < bytes {
+        let next = user(users.count)
+        size += next.text().utf8.count + 1
+        users.append(next)
+    }
+    let page: JSONValue = [
+        "data": .array(users),
+        "pagination": ["total": .int(users.count), "limit": .int(users.count), "offset": 0, "has_more": false],
+    ]
+    return page.text()
+}
+
+/// The screen after `GET /v1/users` answered with `body`: the step, the exchange and its body.
+func screen(showing body: PrettyBody, exchange: ExchangeRecord) -> WalkthroughScreen {
+    let titles = [
+        "Get your credentials", "Authenticate", "Pin your version", "Create a user", "Create a virtual account",
+        "Simulate a deposit (sandbox)", "Make a payout (preview, then create)",
+    ]
+    var screen = WalkthroughScreen(
+        flowTitle: "Kira sandbox quickstart", sessionName: "bench", targetLabel: "LOCAL EMULATOR", isLocalEmulator: true,
+        steps: titles.enumerated().map { ($0.element, $0.offset < 3 ? StepState.succeeded : $0.offset == 3 ? .ready : .pending) },
+        mode: .confirm
+    )
+    screen.cursor = 3
+    screen.pinnedVersion = "2026-04-14"
+    screen.tokenExpiresAt = Date().addingTimeInterval(3000)
+    screen.explanation = "A user is the person or business the money belongs to."
+    screen.exchange = exchange
+    screen.responseBody = body
+    screen.focus = .response
+    screen.scroll[.response] = 0
+    return screen
+}
+
+/// `render [--megabytes 5] [--repeat 7] [--width 120] [--height 35]`: pretty-print, colour and draw
+/// the first screen of a large response, then scroll it one line at a time.
+func benchmarkRender(_ options: [String: String]) {
+    let bytes = Int((Double(options["megabytes"] ?? "5") ?? 5) * 1_000_000)
+    let repeats = Int(options["repeat"] ?? "7") ?? 7
+    let width = Int(options["width"] ?? "120") ?? 120
+    let height = Int(options["height"] ?? "35") ?? 35
+    let text = largeUserList(bytes: bytes)
+    let exchange = ExchangeRecord(
+        sequence: 9, stepID: "create_user", requestID: "list_users", note: nil, method: "GET",
+        url: "http://127.0.0.1:4010/sandbox/v1/users?limit=100", requestHeaders: [], requestBody: nil, status: 200,
+        responseHeaders: [["content-type", "application/json"], ["content-length", String(text.utf8.count)]], responseBody: text,
+        error: nil, startedAt: Date(), durationMilliseconds: 12
+    )
+    let renderer = WalkthroughRenderer(glyphs: .unicode, colors: true)
+    var parse: [Double] = [], pretty: [Double] = [], split: [Double] = [], prepare: [Double] = [], first: [Double] = [], total: [Double] = []
+    var lineCount = 0
+    var lastGrid = ScreenGrid(width: 0, height: 0)
+    for _ in 0..<(repeats + 1) {  // the first round warms up and is dropped
+        var json: JSONValue = .null
+        var prettyText = ""
+        var body: PrettyBody?
+        let parseTime = milliseconds { json = (try? JSONValue.parse(text)) ?? .null }
+        let prettyTime = milliseconds { prettyText = json.text(.pretty) }
+        let splitTime = milliseconds { _ = prettyText.split(separator: "\n", omittingEmptySubsequences: false).count }
+        // What the app does when the response arrives (PrettyBody(text:) = parse + pretty + split) …
+        let prepareTime = milliseconds { body = PrettyBody(text: exchange.responseBody ?? "") }
+        let shown = screen(showing: body!, exchange: exchange)
+        // … then the first frame, coloured.
+        let firstTime = milliseconds { lastGrid = renderer.render(shown, width: width, height: height) }
+        lineCount = body!.lines.count
+        parse.append(parseTime)
+        pretty.append(prettyTime)
+        split.append(splitTime)
+        prepare.append(prepareTime)
+        first.append(firstTime)
+        total.append(prepareTime + firstTime)
+    }
+    // One scroll step (j): move the offset by one line and draw the whole screen again, at the top,
+    // the middle and the end of the body.
+    let body = PrettyBody(text: text)
+    var shown = screen(showing: body, exchange: exchange)
+    var steps: [String: JSONValue] = [:]
+    for (place, start) in [("top", 0), ("middle", body.lines.count / 2), ("end", max(0, body.lines.count - 300))] {
+        var samples: [Double] = []
+        for step in 0..<201 {
+            shown.scroll[.response] = start + step
+            let time = milliseconds { lastGrid = renderer.render(shown, width: width, height: height) }
+            if step > 0 { samples.append(time) }
+        }
+        steps[place] = summary(samples)
+    }
+    let result: JSONValue = [
+        "bytes": .int(text.utf8.count), "pretty_lines": .int(lineCount), "width": .int(width), "height": .int(height),
+        "first_screen_total": summary(Array(total.dropFirst())), "prepare_body": summary(Array(prepare.dropFirst())),
+        "first_render": summary(Array(first.dropFirst())), "parse": summary(Array(parse.dropFirst())),
+        "pretty_print": summary(Array(pretty.dropFirst())), "split_lines": summary(Array(split.dropFirst())),
+        "scroll_step": .object(JSONObject(steps.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })),
+        "last_grid_lines": .int(lastGrid.lines.count),
+    ]
+    print(result.text())
+}
+
+/// `save --state-dir DIR --session NAME [--repeat 200] [--into DIR]`: saves a finished session
+/// (loaded from DIR) again and again into a scratch directory, each save a full atomic write with
+/// fsync of the file and of the directory.
+func benchmarkSave(_ options: [String: String]) throws {
+    guard let source = options["state-dir"], let name = options["session"] else {
+        throw BenchError.usage("save needs --state-dir DIR --session NAME")
+    }
+    let repeats = Int(options["repeat"] ?? "200") ?? 200
+    guard let session = try SessionStore(directory: source).load(name) else { throw BenchError.usage("no session \(name) in \(source)") }
+    let scratch = options["into"] ?? NSTemporaryDirectory() + "kira-bench-save-\(getpid())"
+    let store = SessionStore(directory: scratch)
+    try store.prepare()
+    defer { try? FileManager.default.removeItem(atPath: scratch) }
+    var samples: [Double] = []
+    for index in 0..<(repeats + 10) {  // ten warm-up saves
+        let time = try milliseconds { try store.save(session) }
+        if index >= 10 { samples.append(time) }
+    }
+    let size = (try? FileManager.default.attributesOfItem(atPath: store.path(for: session.name))[.size] as? Int) ?? 0
+    let result: JSONValue = [
+        "file_bytes": .int(size), "exchanges": .int(session.exchanges.count), "directory": .string(scratch),
+        "save": summary(samples),
+    ]
+    print(result.text())
+}
+
+enum BenchError: Error, CustomStringConvertible {
+    case usage(String)
+    var description: String {
+        switch self { case .usage(let message): "usage: \(message)" }
+    }
+}
+
+/// `--name value` pairs after the command.
+func options(_ arguments: ArraySlice<String>) -> [String: String] {
+    var result: [String: String] = [:]
+    var iterator = arguments.makeIterator()
+    while let argument = iterator.next() {
+        guard argument.hasPrefix("--") else { continue }
+        result[String(argument.dropFirst(2))] = iterator.next() ?? ""
+    }
+    return result
+}
+
+let arguments = CommandLine.arguments
+do {
+    switch arguments.dropFirst().first {
+    case "render": benchmarkRender(options(arguments.dropFirst(2)))
+    case "save": try benchmarkSave(options(arguments.dropFirst(2)))
+    default: throw BenchError.usage("kira-bench render|save [--option value …]")
+    }
+} catch {
+    FileHandle.standardError.write(Data("\(error)\n".utf8))
+    exit(2)
+}
