@@ -11,7 +11,9 @@ import Testing
 /// The whole quickstart and each quirk, end to end against the emulator over loopback.
 @Suite struct QuirkEndToEndTests {
     @Test func theWholeQuickstartCompletesWithOneOfEach() async throws {
-        try await WalkthroughFixture.with { fixture in
+        // The account stays pending for 3 s: long enough that even a loaded machine's first
+        // readiness check sees PENDING-ACT-ACCOUNT.
+        try await WalkthroughFixture.with(SandboxConfiguration(virtualAccountReadyAfter: .seconds(3))) { fixture in
             let flow = try quickstart()
             let presenter = RecordingPresenter()
             let outcome = await fixture.run(flow, presenter: presenter)
