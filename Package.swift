@@ -127,7 +127,7 @@ let package = Package(
         /// `bench/run`'s in-process figures (rendering a large response, saving a session); not a test.
         .executableTarget(
             name: "KiraBench",
-            dependencies: ["KiraJSON", "WalkthroughCore", "SessionStore", "TerminalUI"],
+            dependencies: ["KiraJSON", "WalkthroughCore", "SessionStore", "TerminalUI", "DurableFiles"],
             swiftSettings: upcoming
         ),
         /// What the test targets share: an emulator on a loopback port, the built binary as a

@@ -70,7 +70,9 @@ public struct SessionStore: Sendable {
     public func lock(_ name: String) throws -> FileLock {
         try prepare()
         do {
-            return try FileLock(path: lockPath(for: name))
+            let lock = try FileLock(path: lockPath(for: name))
+            removeInterruptedSaves(of: name)
+            return lock
         } catch .held(_, let pid) {
             throw SessionFileError(
                 path: path(for: name),
@@ -79,6 +81,19 @@ public struct SessionStore: Sendable {
             )
         } catch {
             throw SessionFileError(path: lockPath(for: name), reason: "\(error)")
+        }
+    }
+
+    /// Deletes `NAME.json.tmp-PID` files: the temporary files of saves that were killed between
+    /// creating them and renaming them over `NAME.json` (`AtomicFile`). Only called with the
+    /// session's lock held, so no live save of this session can own one.
+    func removeInterruptedSaves(of name: String) {
+        let prefix = "\(name).json.tmp-"
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        for file in files where file.hasPrefix(prefix) {
+            let pid = file.dropFirst(prefix.count)
+            guard !pid.isEmpty, pid.allSatisfy(\.isASCII), pid.allSatisfy(\.isNumber) else { continue }
+            try? FileManager.default.removeItem(atPath: "\(directory)/\(file)")
         }
     }
 

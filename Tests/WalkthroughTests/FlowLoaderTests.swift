@@ -25,6 +25,20 @@ import Testing
         #expect(auth.captures.first { $0.name == "access_token" }?.secret == true)
     }
 
+    /// Which of the quickstart's POSTs may be resent after a transient failure: the keyed creates,
+    /// and the calls that create nothing (auth, the pin, the payout preview); never the deposit.
+    @Test func onlyPOSTsThatCannotDuplicateAnythingAreRepeatable() throws {
+        let flow = try quickstart()
+        let posts = Dictionary(
+            flow.steps.flatMap(\.requests).filter { $0.method == "POST" }.map { ($0.id, $0.repeatable) }, uniquingKeysWith: { a, _ in a })
+        #expect(posts["auth"] == true)
+        #expect(posts["pin"] == true)
+        #expect(posts["preview"] == true, "a preview creates nothing")
+        #expect(posts["deposit"] == false, "a deposit has no idempotency key: resending it makes a second one")
+        let keyed = flow.steps.flatMap(\.requests).filter { $0.method == "POST" && $0.idempotency }.map(\.id)
+        #expect(keyed.allSatisfy { posts[$0] == true })
+    }
+
     func problems(_ yaml: String) -> [FlowProblem] {
         do {
             _ = try FlowLoader.load(yaml, file: "broken.yaml")

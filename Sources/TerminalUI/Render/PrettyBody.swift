@@ -9,7 +9,7 @@ public struct PrettyBody: Sendable {
     public let isJSON: Bool
 
     public init(json: JSONValue) {
-        self.init(lines: json.text(.pretty).split(separator: "\n", omittingEmptySubsequences: false), isJSON: true)
+        self.init(lines: Self.lines(of: json.text(.pretty)), isJSON: true)
     }
 
     /// Pretty-prints text that is JSON; keeps other text (an HTML error page) as it is.
@@ -17,8 +17,27 @@ public struct PrettyBody: Sendable {
         if let json = try? JSONValue.parse(text) {
             self.init(json: json)
         } else {
-            self.init(lines: text.split(separator: "\n", omittingEmptySubsequences: false), isJSON: false)
+            self.init(lines: Self.lines(of: text), isJSON: false)
         }
+    }
+
+    /// The lines of `text`, split at every line feed byte (empty lines kept). Scanning the UTF-8
+    /// bytes rather than `Character`s skips grapheme breaking, which made splitting a 5 MB body the
+    /// slowest part of showing it; a line feed is always a whole scalar, so every slice is valid.
+    static func lines(of text: String) -> [Substring] {
+        var lines: [Substring] = []
+        let utf8 = text.utf8
+        var start = utf8.startIndex
+        var index = start
+        while index != utf8.endIndex {
+            if utf8[index] == UInt8(ascii: "\n") {
+                lines.append(text[start..<index])
+                start = utf8.index(after: index)
+            }
+            index = utf8.index(after: index)
+        }
+        lines.append(text[start..<utf8.endIndex])
+        return lines
     }
 
     init(lines: [Substring], isJSON: Bool) {
@@ -48,7 +67,9 @@ public struct PrettyBody: Sendable {
                 let isKey = rest.first == ":"
                 emit(line[index..<end], isKey ? TextStyle(color: .cyan) : TextStyle(color: .green))
                 index = end
-            } else if character == "-" || character.isNumber {
+            } else if character == "-" || ("0"..."9").contains(character) {
+                // ASCII digits only: `isNumber` is also true for "½" or "٣", which the loop below
+                // does not consume, and the highlighter never moved past them (a hang).
                 var end = index
                 while end < line.endIndex, "-+.eE0123456789".contains(line[end]) { end = line.index(after: end) }
                 emit(line[index..<end], TextStyle(color: .yellow))
