@@ -48,6 +48,20 @@ def status_field(pid, field):
     return None
 
 
+def schedule_times(pid):
+    """(on-CPU ms, waiting-for-a-CPU ms) of all the threads of a process so far, from schedstat."""
+    running = waiting = 0
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/schedstat") as stat:
+                fields = stat.read().split()
+                running += int(fields[0])
+                waiting += int(fields[1])
+    except OSError:
+        return None, None
+    return round(running / 1e6, 2), round(waiting / 1e6, 2)
+
+
 class Terminal:
     """A pseudo-terminal session: the child, its pyte screen, and a bounded read loop."""
 
@@ -141,6 +155,8 @@ def main():
     result = {"command": command[0], "cols": args.cols, "rows": args.rows}
     first = terminal.wait_for(args.marker, time.monotonic() + args.timeout)
     result["first_frame_ms"] = None if first is None else round(first * 1000, 2)
+    # Where the time to the first frame went: on a CPU, or queued for one (a busy machine).
+    result["cpu_ms"], result["runqueue_ms"] = schedule_times(terminal.pid)
     if args.drive and first is not None:
         deadline = time.monotonic() + args.drive_timeout
         presses = 0
