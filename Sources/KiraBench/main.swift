@@ -94,7 +94,8 @@ func benchmarkRender(_ options: [String: String]) {
         error: nil, startedAt: Date(), durationMilliseconds: 12
     )
     let renderer = WalkthroughRenderer(glyphs: .unicode, colors: true)
-    var parse: [Double] = [], pretty: [Double] = [], split: [Double] = [], prepare: [Double] = [], first: [Double] = [], total: [Double] = []
+    var parse: [Double] = [], pretty: [Double] = [], split: [Double] = [], prepare: [Double] = [], first: [Double] = [],
+        total: [Double] = []
     var lineCount = 0
     var lastGrid = ScreenGrid(width: 0, height: 0)
     for _ in 0..<(repeats + 1) {  // the first round warms up and is dropped
@@ -187,7 +188,9 @@ func benchmarkSave(_ options: [String: String]) throws {
 enum BenchError: Error, CustomStringConvertible {
     case usage(String)
     var description: String {
-        switch self { case .usage(let message): "usage: \(message)" }
+        switch self {
+        case .usage(let message): "usage: \(message)"
+        }
     }
 }
 

@@ -8,6 +8,16 @@ import WalkthroughCore
 /// Calls to this project's emulator beside the API: whether a target is one, and the operator
 /// actions ("play the Kira contact").
 public enum EmulatorControls {
+    /// Like `HTTPClient.shared`, except that a refused connection fails at once instead of being
+    /// retried until the deadline: the emulator is either listening or not. Never shut down, as
+    /// `HTTPClient.shared` is not.
+    static let http: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout = .init(connect: .seconds(5), read: nil)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
+
     /// The root of a base URL (`http://127.0.0.1:4010/sandbox` → `http://127.0.0.1:4010`).
     public static func root(of baseURL: String) -> String {
         var base = baseURL
@@ -16,11 +26,27 @@ public enum EmulatorControls {
         return base
     }
 
-    /// Whether `baseURL` answers `/healthz` as the kira-sandbox emulator.
+    /// Whether `baseURL` answers `/healthz` as the kira-sandbox emulator, within `timeout` at the
+    /// most: a refused port, a silent server or a slow body all answer `false` by then.
     public static func isEmulator(_ baseURL: String, timeout: Duration = .seconds(2)) async -> Bool {
-        var request = HTTPClientRequest(url: root(of: baseURL) + "/healthz")
+        let url = root(of: baseURL) + "/healthz"
+        return await withTaskGroup(of: Bool?.self) { group in
+            group.addTask { await probe(url, timeout: timeout) }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first ?? false
+        }
+    }
+
+    /// One `GET /healthz`; `false` for anything but this emulator's answer.
+    static func probe(_ url: String, timeout: Duration) async -> Bool {
+        var request = HTTPClientRequest(url: url)
         request.method = .GET
-        guard let response = try? await HTTPClient.shared.execute(request, timeout: .nanoseconds(timeout.nanoseconds)),
+        guard let response = try? await http.execute(request, timeout: .nanoseconds(timeout.nanoseconds)),
             response.status.code == 200,
             let bytes = try? await response.body.collect(upTo: 64 * 1024),
             let json = try? JSONValue.parse(Array(buffer: bytes))
@@ -35,7 +61,7 @@ public enum EmulatorControls {
         request.method = .POST
         if let adminToken { request.headers.add(name: "x-admin-token", value: adminToken) }
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            let response = try await http.execute(request, timeout: .seconds(10))
             let bytes = Array(buffer: try await response.body.collect(upTo: 1 << 20))
             guard (200..<300).contains(Int(response.status.code)) else {
                 let message = (try? JSONValue.parse(bytes))?["message"]?.stringValue ?? "HTTP \(response.status.code)"

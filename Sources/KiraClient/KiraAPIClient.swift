@@ -120,7 +120,10 @@ public actor KiraAPIClient {
         if request.auth == .bearer {
             let remaining = token.map { $0.expiresAt.timeIntervalSinceNow } ?? -1
             if remaining < configuration.refreshMargin {
-                let note = token == nil ? "authenticate (no token in this run yet)" : "re-authenticate: the token has \(Int(max(0, remaining))) s left (Q-TOKEN-TTL)"
+                let note =
+                    token == nil
+                    ? "authenticate (no token in this run yet)"
+                    : "re-authenticate: the token has \(Int(max(0, remaining))) s left (Q-TOKEN-TTL)"
                 if let failure = await authenticate(request, note: note, exchanges: &exchanges) {
                     return ClientOutcome(result: .failure(failure), exchanges: exchanges)
                 }
@@ -258,7 +261,8 @@ public actor KiraAPIClient {
         return RequestPreview(
             method: request.method, url: baseURL + request.path, headers: headers.map { (name: $0.0, value: $0.1) },
             body: request.body.map { Self.fill($0, secret: secret) }, editableBody: request.body, label: request.label,
-            idempotencyKey: request.idempotencyKey, secrets: [apiKey, password, clientID, token?.value].compactMap { $0 }, requestID: request.requestID
+            idempotencyKey: request.idempotencyKey, secrets: [apiKey, password, clientID, token?.value].compactMap { $0 },
+            requestID: request.requestID
         )
     }
 

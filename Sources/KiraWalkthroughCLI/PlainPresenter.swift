@@ -4,9 +4,9 @@ import WalkthroughCore
 import WalkthroughRunner
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The plain line mode: prints each step, request, response, capture and quirk; asks on standard

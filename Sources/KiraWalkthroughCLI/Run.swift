@@ -8,9 +8,9 @@ import WalkthroughCore
 import WalkthroughRunner
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Options every session command shares.
@@ -18,7 +18,10 @@ struct SessionOptions: ParsableArguments {
     @Option(help: "The session's name: one file per session.")
     var session = "default"
 
-    @Option(help: "Where sessions live (default: $KIRA_WALKTHROUGH_STATE_DIR, $XDG_STATE_HOME/kira-walkthrough or ~/.local/state/kira-walkthrough).")
+    @Option(
+        help:
+            "Where sessions live (default: $KIRA_WALKTHROUGH_STATE_DIR, $XDG_STATE_HOME/kira-walkthrough or ~/.local/state/kira-walkthrough)."
+    )
     var stateDir: String?
 
     func validate() throws {
@@ -66,7 +69,8 @@ struct Run: AsyncParsableCommand {
 
     /// `--webhook-listen` as host and port.
     var listenAddress: (host: String, port: Int)? {
-        guard let webhookListen, let colon = webhookListen.lastIndex(of: ":"), let port = Int(webhookListen[webhookListen.index(after: colon)...]),
+        guard let webhookListen, let colon = webhookListen.lastIndex(of: ":"),
+            let port = Int(webhookListen[webhookListen.index(after: colon)...]),
             (0...65535).contains(port)
         else { return nil }
         let host = String(webhookListen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
@@ -88,7 +92,8 @@ struct Run: AsyncParsableCommand {
             throw ValidationError("--target is local, sandbox, or a base URL such as http://127.0.0.1:4010/sandbox")
         }
         try store.prepare()
-        let resume = "kira-walkthrough run --session \(sessionOptions.session)"
+        let resume =
+            "kira-walkthrough run --session \(sessionOptions.session)"
             + (sessionOptions.stateDir.map { " --state-dir \($0)" } ?? "") + (target.map { " --target \($0)" } ?? "")
         let setup = TargetSetup(
             name: targetName, environment: environment, store: store, session: sessionOptions.session, vaReadyAfter: vaReadyAfter,
@@ -99,7 +104,8 @@ struct Run: AsyncParsableCommand {
         if !plain, !yes, interactive, isatty(STDOUT_FILENO) == 1 {
             let configuration = TerminalWalkthrough.Configuration(
                 flowTitle: flow.title, sessionName: sessionOptions.session,
-                targetLabel: targetName == "local" ? "LOCAL EMULATOR" : (targetName == "sandbox" ? "https://api.balampay.com/sandbox" : targetName),
+                targetLabel: targetName == "local"
+                    ? "LOCAL EMULATOR" : (targetName == "sandbox" ? "https://api.balampay.com/sandbox" : targetName),
                 isLocalEmulator: targetName == "local", stepTitles: flow.steps.map(\.title), stateDirectory: store.directory,
                 environment: environment
             )
@@ -125,7 +131,9 @@ struct Run: AsyncParsableCommand {
         }
         switch outcome ?? .quit {
         case .completed:
-            printLine("\n✓ Walkthrough complete: all \(flow.steps.count) steps done. `kira-walkthrough status --session \(sessionOptions.session)` shows what was kept.")
+            printLine(
+                "\n✓ Walkthrough complete: all \(flow.steps.count) steps done. `kira-walkthrough status --session \(sessionOptions.session)` shows what was kept."
+            )
         case .blocked(let advice):
             printLine("\n⏸ Stopped: \(advice)\n  Progress is saved. Resume with: \(resume)")
             throw ExitCode(3)

@@ -66,7 +66,9 @@ extension Sandbox {
         var logLevel: String = "warning"
 
         func validate() throws {
-            for (name, value) in [("--token-ttl", tokenTtl), ("--va-ready-after", vaReadyAfter), ("--payout-step-interval", payoutStepInterval)]
+            for (name, value) in [
+                ("--token-ttl", tokenTtl), ("--va-ready-after", vaReadyAfter), ("--payout-step-interval", payoutStepInterval),
+            ]
             where !(value >= 0 && value.isFinite) {
                 throw ValidationError("\(name) must be a non-negative number of seconds")
             }
@@ -75,7 +77,9 @@ extension Sandbox {
             }
             if let clientId, UUID(uuidString: clientId) == nil { throw ValidationError("--client-id must be a UUID") }
             if let rateLimit, rateLimit < 1 { throw ValidationError("--rate-limit must be at least 1") }
-            if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
+            if Logger.Level(rawValue: logLevel) == nil {
+                throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+            }
         }
 
         func run() async throws {

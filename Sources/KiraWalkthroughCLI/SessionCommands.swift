@@ -22,13 +22,16 @@ struct Status: ParsableCommand {
             throw CommandFailure(message: "\(error)")
         }
         guard let session else {
-            throw CommandFailure(message: "No session '\(sessionOptions.session)' in \(store.directory). Start one with `kira-walkthrough run`.")
+            throw CommandFailure(
+                message: "No session '\(sessionOptions.session)' in \(store.directory). Start one with `kira-walkthrough run`.")
         }
         if json {
             printLine(Self.json(session).text(.pretty))
             return
         }
-        printLine("Session \(session.name) · \(session.flowTitle) · target \(session.target.kind == "local" ? "local emulator" : session.target.baseURL)")
+        printLine(
+            "Session \(session.name) · \(session.flowTitle) · target \(session.target.kind == "local" ? "local emulator" : session.target.baseURL)"
+        )
         for (index, step) in session.steps.enumerated() {
             let marker = index == session.cursor && !session.isComplete ? "▶" : " "
             printLine(" \(marker) \(index + 1). \(step.title.padding(toLength: 40, withPad: " ", startingAt: 0)) \(step.state.rawValue)")
@@ -49,7 +52,10 @@ struct Status: ParsableCommand {
         for (name, value) in session.captures.sorted(by: { $0.key < $1.key }) { captures[name] = value }
         return [
             "session": .string(session.name), "flow": .string(session.flowID),
-            "target": ["kind": .string(session.target.kind), "base_url": .string(session.target.baseURL), "emulator": .bool(session.target.isEmulator)],
+            "target": [
+                "kind": .string(session.target.kind), "base_url": .string(session.target.baseURL),
+                "emulator": .bool(session.target.isEmulator),
+            ],
             "complete": .bool(session.isComplete),
             "steps": .array(
                 session.steps.map { ["id": .string($0.id), "title": .string($0.title), "state": .string($0.state.rawValue)] }

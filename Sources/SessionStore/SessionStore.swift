@@ -110,12 +110,16 @@ public struct SessionStore: Sendable {
         let decoder = Self.decoder
         guard let header = try? decoder.decode(Header.self, from: data), let schema = header.schema_version else {
             throw SessionFileError(
-                path: path, reason: "is not a readable session (corrupt or not JSON); it was left untouched. Move it away or run `kira-walkthrough reset --session \(name)`."
+                path: path,
+                reason:
+                    "is not a readable session (corrupt or not JSON); it was left untouched. Move it away or run `kira-walkthrough reset --session \(name)`."
             )
         }
         guard schema <= Session.currentSchema else {
             throw SessionFileError(
-                path: path, reason: "was written by a newer kira-walkthrough (schema \(schema), this one reads \(Session.currentSchema)); it was left untouched."
+                path: path,
+                reason:
+                    "was written by a newer kira-walkthrough (schema \(schema), this one reads \(Session.currentSchema)); it was left untouched."
             )
         }
         do {
@@ -142,15 +146,18 @@ public struct SessionStore: Sendable {
             let name = String(file.dropLast(".json".count))
             do {
                 guard let session = try load(name) else {
-                    return SessionSummary(name: name, path: path(for: name), finishedSteps: 0, totalSteps: 0, complete: false, problem: "missing")
+                    return SessionSummary(
+                        name: name, path: path(for: name), finishedSteps: 0, totalSteps: 0, complete: false, problem: "missing")
                 }
                 return SessionSummary(
-                    name: name, path: path(for: name), updatedAt: session.updatedAt, target: session.target.kind == "local" ? "local emulator" : session.target.baseURL,
+                    name: name, path: path(for: name), updatedAt: session.updatedAt,
+                    target: session.target.kind == "local" ? "local emulator" : session.target.baseURL,
                     finishedSteps: session.steps.filter { $0.state.isFinal }.count, totalSteps: session.steps.count,
                     complete: session.isComplete, problem: nil
                 )
             } catch {
-                return SessionSummary(name: name, path: path(for: name), finishedSteps: 0, totalSteps: 0, complete: false, problem: "\(error)")
+                return SessionSummary(
+                    name: name, path: path(for: name), finishedSteps: 0, totalSteps: 0, complete: false, problem: "\(error)")
             }
         }
     }

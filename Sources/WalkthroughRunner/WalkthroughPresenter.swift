@@ -77,7 +77,8 @@ extension WalkthroughPresenter {
     public func requestPreview(_ preview: RequestPreview) async {
         let redactor = Redactor(values: preview.secrets)
         await requestPreview(
-            url: preview.url, method: preview.method, headers: redactor.redact(headers: preview.headers.map { ($0.name, $0.value) }).map { ($0[0], $0[1]) },
+            url: preview.url, method: preview.method,
+            headers: redactor.redact(headers: preview.headers.map { ($0.name, $0.value) }).map { ($0[0], $0[1]) },
             body: preview.body.map { redactor.redact($0) }, label: preview.label
         )
     }

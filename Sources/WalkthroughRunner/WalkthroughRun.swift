@@ -50,7 +50,8 @@ public struct WalkthroughRun: Sendable {
 
     public init(
         flow: Flow, store: SessionStore, sessionName: String, target: ResolvedTarget, sources: InputSources,
-        presenter: any WalkthroughPresenter, waitTimeout: Double? = nil, clientConfiguration: KiraClientConfiguration = KiraClientConfiguration(),
+        presenter: any WalkthroughPresenter, waitTimeout: Double? = nil,
+        clientConfiguration: KiraClientConfiguration = KiraClientConfiguration(),
         adminToken: String? = nil
     ) {
         self.flow = flow
@@ -227,7 +228,8 @@ struct Driver {
             var step = engine.flow.steps[shownStep]
             step.explain = engine.renderedText(step.explain)
             await presenter.stepStarted(
-                index: shownStep, of: engine.flow.steps.count, step: step, state: initial == .pending || initial.isFinal ? .pending : initial
+                index: shownStep, of: engine.flow.steps.count, step: step,
+                state: initial == .pending || initial.isFinal ? .pending : initial
             )
             if shownStep < engine.session.cursor {
                 await presenter.stepFinished(index: shownStep, state: engine.session.steps[shownStep].state)
@@ -287,7 +289,9 @@ struct Driver {
     /// real sandbox only a public URL can receive webhooks, so it explains and registers the URL
     /// given in `KIRA_WEBHOOK_PUBLIC_URL`, if any.
     mutating func registerWebhookIfNeeded() async {
-        guard let inbox, let client, !webhookRegistered, let localURL = webhookURL, let clientID = engine.credential(.clientID) else { return }
+        guard let inbox, let client, !webhookRegistered, let localURL = webhookURL, let clientID = engine.credential(.clientID) else {
+            return
+        }
         var url = localURL
         if !run.target.isEmulator {
             guard let publicURL = run.sources.environment["KIRA_WEBHOOK_PUBLIC_URL"], !publicURL.isEmpty else {

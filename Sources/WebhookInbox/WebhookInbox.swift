@@ -23,7 +23,10 @@ public actor WebhookInbox {
     /// Where it listens, once started.
     public private(set) var url: String?
 
-    public init(secret: String = "whsec_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased(), onEvent: @escaping @Sendable (WebhookEventRecord) async -> Void = { _ in }) {
+    public init(
+        secret: String = "whsec_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased(),
+        onEvent: @escaping @Sendable (WebhookEventRecord) async -> Void = { _ in }
+    ) {
         self.secret = secret
         self.onEvent = onEvent
     }
@@ -36,7 +39,9 @@ public actor WebhookInbox {
             let body = Array(buffer: try await request.collectBody(upTo: 1 << 20))
             let signature = request.headers[HTTPField.Name("x-signature-sha256")!]
             await self.receive(body: body, signature: signature)
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{\"received\":true}")))
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{\"received\":true}"))
+            )
         }
         var logger = Logger(label: "kira-walkthrough.webhooks")
         logger.logLevel = .critical
@@ -73,7 +78,8 @@ public actor WebhookInbox {
         delivered += 1
         guard seen.insert(eventID).inserted else { return }
         let record = WebhookEventRecord(
-            event: json?["event"]?.stringValue ?? "(not JSON)", eventID: eventID, verified: Self.verify(body: body, signature: signature, secret: secret),
+            event: json?["event"]?.stringValue ?? "(not JSON)", eventID: eventID,
+            verified: Self.verify(body: body, signature: signature, secret: secret),
             receivedAt: Date(), body: json.map { Redactor(values: [secret]).redact($0) }
         )
         events.append(record)

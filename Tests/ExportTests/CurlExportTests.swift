@@ -1,8 +1,8 @@
 import Foundation
 import KiraJSON
+import KiraTestSupport
 import Testing
 import WalkthroughCore
-import KiraTestSupport
 
 @testable import Exports
 
@@ -197,7 +197,8 @@ import KiraTestSupport
         #expect(!script.contains("Q-NO-AUTO-VERIFY") && !script.contains("/v1/users"), "nothing of the quickstart")
         let file = try KiraBinary.temporaryDirectory("kira-tiny").appendingPathComponent("tiny.sh")
         try Data(script.utf8).write(to: file)
-        let syntax = try await KiraBinary.run(["-n", file.path], executable: URL(fileURLWithPath: "/bin/bash"), cleanEnvironment: true, timeout: 10)
+        let syntax = try await KiraBinary.run(
+            ["-n", file.path], executable: URL(fileURLWithPath: "/bin/bash"), cleanEnvironment: true, timeout: 10)
         #expect(syntax.status == 0, "bash -n: \(syntax.stderr)")
     }
 

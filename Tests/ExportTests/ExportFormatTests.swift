@@ -1,8 +1,8 @@
 import Foundation
 import KiraJSON
+import KiraTestSupport
 import Testing
 import WalkthroughCore
-import KiraTestSupport
 
 @testable import Exports
 
@@ -19,7 +19,8 @@ import KiraTestSupport
             let made = try await WalkthroughSessions.shared.session(kind)
             for format in ExportFormat.allCases {
                 let export = try await KiraBinary.run(
-                    ["export", "--format", format.rawValue, "--state-dir", made.stateDirectory.path], workingDirectory: KiraBinary.packageRoot
+                    ["export", "--format", format.rawValue, "--state-dir", made.stateDirectory.path],
+                    workingDirectory: KiraBinary.packageRoot
                 )
                 #expect(export.status == 0, "\(format): \(export.stderr)")
                 #expect(export.stdout.count > 1000, "\(format) is on standard output")
@@ -69,7 +70,9 @@ import KiraTestSupport
         #expect(missing.stderr.contains("No session 'default'"), "\(missing.stderr)")
         let badFormat = try await KiraBinary.run(["export", "--format", "pdf", "--state-dir", empty.path])
         #expect(badFormat.status == 2, "a usage error")
-        let badOutput = try await KiraBinary.run(["export", "--format", "har", "--state-dir", empty.path, "--output", "/nonexistent-dir/x.har"])
+        let badOutput = try await KiraBinary.run([
+            "export", "--format", "har", "--state-dir", empty.path, "--output", "/nonexistent-dir/x.har",
+        ])
         #expect(badOutput.status == 1)
     }
 

@@ -1,7 +1,7 @@
 import Foundation
+import KiraTestSupport
 import Testing
 import WalkthroughCore
-import KiraTestSupport
 
 @testable import Exports
 

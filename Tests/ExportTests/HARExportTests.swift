@@ -1,8 +1,8 @@
 import Foundation
 import KiraJSON
+import KiraTestSupport
 import Testing
 import WalkthroughCore
-import KiraTestSupport
 
 @testable import Exports
 

@@ -1,7 +1,7 @@
 import Foundation
 import KiraJSON
-import Testing
 import KiraTestSupport
+import Testing
 
 @testable import KiraClient
 @testable import KiraSandbox
@@ -138,7 +138,8 @@ import KiraTestSupport
                 #expect(preview.secrets.contains(sandbox.demo.password))
                 // Masking with `secrets` leaves nothing secret in what a presenter shows.
                 let redactor = Redactor(values: preview.secrets)
-                let shown = preview.headers.map { "\($0.name): \(redactor.redact($0.value))" }.joined(separator: "\n")
+                let shown =
+                    preview.headers.map { "\($0.name): \(redactor.redact($0.value))" }.joined(separator: "\n")
                     + "\n" + redactor.redact(preview.body?.text(.pretty) ?? "")
                 #expect(!shown.contains(sandbox.demo.apiKey))
                 #expect(!shown.contains(sandbox.demo.password))

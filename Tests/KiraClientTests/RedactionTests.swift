@@ -1,7 +1,7 @@
 import Foundation
 import KiraJSON
-import Testing
 import KiraTestSupport
+import Testing
 
 @testable import KiraClient
 @testable import KiraSandbox
@@ -33,9 +33,11 @@ import KiraTestSupport
 
                 // Secrets filled into a body come back echoed by the API: masked in the record too.
                 var body = Fixtures.completeIndividual()
-                body = .object(JSONObject((body.objectValue?.entries.map { ($0.key, $0.value) } ?? []) + [
-                    ("metadata", ["note": "{{ password }}", "key": "{{ api_key }}"])
-                ]))
+                body = .object(
+                    JSONObject(
+                        (body.objectValue?.entries.map { ($0.key, $0.value) } ?? []) + [
+                            ("metadata", ["note": "{{ password }}", "key": "{{ api_key }}"])
+                        ]))
                 let create = await client.send(Requests.createUser(key: newKey(), body: body), secret: demoSecrets)
                 exchanges += create.exchanges
                 #expect(create.response?.status == 201)
@@ -112,25 +114,32 @@ import KiraTestSupport
 
     @Test func credentialHeadersAreMaskedByName() {
         let headers = redactor.redact(headers: [
-            ("X-Api-Key", "anything"), ("Authorization", "Bearer x"), ("set-cookie", "a=b"), ("x-echo", "demo-password"), ("accept", "application/json"),
+            ("X-Api-Key", "anything"), ("Authorization", "Bearer x"), ("set-cookie", "a=b"), ("x-echo", "demo-password"),
+            ("accept", "application/json"),
         ])
-        #expect(headers == [
-            ["X-Api-Key", Redactor.mask], ["Authorization", Redactor.mask], ["set-cookie", Redactor.mask], ["x-echo", Redactor.mask],
-            ["accept", "application/json"],
-        ])
+        #expect(
+            headers == [
+                ["X-Api-Key", Redactor.mask], ["Authorization", Redactor.mask], ["set-cookie", Redactor.mask], ["x-echo", Redactor.mask],
+                ["accept", "application/json"],
+            ])
     }
 
     @Test func recordableBodies() {
         #expect(redactor.recordable(body: []) == nil)
-        #expect(redactor.recordable(body: Array(#"{"password":"x","id":1}"#.utf8)) == JSONValue.object(["password": "[REDACTED]", "id": 1]).text(.pretty))
+        #expect(
+            redactor.recordable(body: Array(#"{"password":"x","id":1}"#.utf8))
+                == JSONValue.object(["password": "[REDACTED]", "id": 1]).text(.pretty))
         #expect(redactor.recordable(body: Array("<p>demo-password</p>".utf8)) == "<p>[REDACTED]</p>")
     }
 
     @Test func secretReferencesAreMaskedAndFilled() {
         let body: JSONValue = ["client_id": "c", "password": "{{ password }}", "list": ["{{ api_key }}", "plain"]]
-        #expect(KiraAPIClient.mask(secretReferencesIn: body) == ["client_id": "c", "password": "[REDACTED]", "list": ["[REDACTED]", "plain"]])
-        #expect(KiraAPIClient.fill(body, secret: demoSecrets) == [
-            "client_id": "c", "password": .string(TenantCredentials.demo.password), "list": [.string(TenantCredentials.demo.apiKey), "plain"],
-        ])
+        #expect(
+            KiraAPIClient.mask(secretReferencesIn: body) == ["client_id": "c", "password": "[REDACTED]", "list": ["[REDACTED]", "plain"]])
+        #expect(
+            KiraAPIClient.fill(body, secret: demoSecrets) == [
+                "client_id": "c", "password": .string(TenantCredentials.demo.password),
+                "list": [.string(TenantCredentials.demo.apiKey), "plain"],
+            ])
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import KiraJSON
-import Testing
 import KiraTestSupport
+import Testing
 
 @testable import KiraClient
 @testable import KiraSandbox
@@ -116,7 +116,10 @@ import KiraTestSupport
                     #expect(exchange.error == "The body is not JSON (text/html); shown as text.")
                     #expect(exchange.responseBody?.contains("<title>502 Bad Gateway</title>") == true)
                 }
-                #expect(outcome.apiExchanges.dropFirst().map(\.note) == ["retry 1 after HTTP 502", "retry 2 after HTTP 502", "retry 3 after HTTP 502"])
+                #expect(
+                    outcome.apiExchanges.dropFirst().map(\.note) == [
+                        "retry 1 after HTTP 502", "retry 2 after HTTP 502", "retry 3 after HTTP 502",
+                    ])
             }
             #expect(sleeps.durations.count == 3)
             #expect(try await sandbox.remainingFaults() == [6])
@@ -323,7 +326,8 @@ import KiraTestSupport
         var configuration = KiraClientConfiguration()
         configuration.connectTimeout = .milliseconds(300)
         let client = try KiraAPIClient(
-            baseURL: socket.baseURL, apiVersion: apiVersion, apiKey: TenantCredentials.demo.apiKey, clientID: TenantCredentials.demo.clientID,
+            baseURL: socket.baseURL, apiVersion: apiVersion, apiKey: TenantCredentials.demo.apiKey,
+            clientID: TenantCredentials.demo.clientID,
             password: TenantCredentials.demo.password, configuration: configuration, sleep: sleeps.sleep
         )
         var request = Requests.listUsers()
@@ -353,7 +357,8 @@ import KiraTestSupport
         // loaded machine: the answer must not wait for it.
         configuration.connectTimeout = .seconds(60)
         let client = try KiraAPIClient(
-            baseURL: socket.baseURL, apiVersion: apiVersion, apiKey: TenantCredentials.demo.apiKey, clientID: TenantCredentials.demo.clientID,
+            baseURL: socket.baseURL, apiVersion: apiVersion, apiKey: TenantCredentials.demo.apiKey,
+            clientID: TenantCredentials.demo.clientID,
             password: TenantCredentials.demo.password, configuration: configuration, sleep: SleepLog().sleep
         )
         var request = Requests.listUsers()

@@ -7,11 +7,11 @@ import Testing
 @testable import WalkthroughCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The repository's root, for the shipped flow.
@@ -29,7 +29,8 @@ func withTemporaryDirectory<T>(_ body: (String) throws -> T) throws -> T {
 func quickstartSession(_ name: String, now: Date = Date(timeIntervalSince1970: 1_800_000_000)) throws -> Session {
     let text = try String(contentsOf: packageRoot.appendingPathComponent("flows/quickstart.yaml"), encoding: .utf8)
     let flow = try FlowLoader.load(text, file: "flows/quickstart.yaml")
-    return Session(name: name, flow: flow, target: SessionTarget(kind: "local", baseURL: "http://127.0.0.1:4010/sandbox", isEmulator: true), now: now)
+    return Session(
+        name: name, flow: flow, target: SessionTarget(kind: "local", baseURL: "http://127.0.0.1:4010/sandbox", isEmulator: true), now: now)
 }
 
 /// Writes a file as is, the way a crash or a person might have left it.
@@ -66,7 +67,9 @@ func mode(_ path: String) throws -> Int {
     }
 
     @Test func thenHome() {
-        #expect(SessionStore.directory(explicit: nil, environment: ["HOME": "/home/ada", "XDG_STATE_HOME": ""]) == "/home/ada/.local/state/kira-walkthrough")
+        #expect(
+            SessionStore.directory(explicit: nil, environment: ["HOME": "/home/ada", "XDG_STATE_HOME": ""])
+                == "/home/ada/.local/state/kira-walkthrough")
         #expect(SessionStore.directory(explicit: nil, environment: ["HOME": "/home/ada"]) == "/home/ada/.local/state/kira-walkthrough")
     }
 
@@ -79,7 +82,9 @@ func mode(_ path: String) throws -> Int {
         for valid in ["default", "my-session_1.2", "A", String(repeating: "a", count: 100)] {
             #expect(SessionStore.isValidName(valid), "\(valid) should be valid")
         }
-        for invalid in ["", ".hidden", "..", "a/b", "../escape", "a b", "naïve", "名前", "semi;colon", "tab\t", String(repeating: "a", count: 101)] {
+        for invalid in [
+            "", ".hidden", "..", "a/b", "../escape", "a b", "naïve", "名前", "semi;colon", "tab\t", String(repeating: "a", count: 101),
+        ] {
             #expect(!SessionStore.isValidName(invalid), "\(invalid) should be invalid")
         }
     }
@@ -150,7 +155,8 @@ func mode(_ path: String) throws -> Int {
             session.steps[1].state = .succeeded
             session.record(
                 ExchangeRecord(
-                    sequence: 1, stepID: "authenticate", requestID: "auth", note: nil, method: "POST", url: "http://127.0.0.1:4010/sandbox/auth",
+                    sequence: 1, stepID: "authenticate", requestID: "auth", note: nil, method: "POST",
+                    url: "http://127.0.0.1:4010/sandbox/auth",
                     requestHeaders: [["x-api-key", Redactor.mask]], requestBody: "{}", status: 200, responseHeaders: [], responseBody: nil,
                     error: nil, startedAt: Date(timeIntervalSince1970: 1_800_000_001), durationMilliseconds: 12.5
                 )
@@ -305,7 +311,9 @@ func mode(_ path: String) throws -> Int {
         }
     }
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/flock"), "needs /usr/bin/flock to hold a lock from another process"))
+    @Test(
+        .enabled(
+            if: FileManager.default.isExecutableFile(atPath: "/usr/bin/flock"), "needs /usr/bin/flock to hold a lock from another process"))
     func aLockHeldByAProcessThatDiesIsFreed() throws {
         try withTemporaryDirectory { root in
             let store = SessionStore(directory: root)
@@ -394,7 +402,8 @@ func mode(_ path: String) throws -> Int {
 
             let now = Date(timeIntervalSince1970: 1_800_000_000)  // 2027-01-15T08:00:00Z
             let backups = try store.reset("s", now: now)
-            #expect(backups == [store.path(for: "s") + ".bak-20270115T080000Z", store.emulatorStatePath(for: "s") + ".bak-20270115T080000Z"])
+            #expect(
+                backups == [store.path(for: "s") + ".bak-20270115T080000Z", store.emulatorStatePath(for: "s") + ".bak-20270115T080000Z"])
             #expect(!FileManager.default.fileExists(atPath: store.path(for: "s")))
             #expect(!FileManager.default.fileExists(atPath: store.emulatorStatePath(for: "s")))
             #expect(bytes(backups[0]) == sessionBytes)

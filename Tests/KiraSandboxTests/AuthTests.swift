@@ -1,7 +1,7 @@
 import Foundation
 import KiraJSON
-import Testing
 import KiraTestSupport
+import Testing
 
 @testable import KiraSandbox
 
@@ -42,7 +42,8 @@ import KiraTestSupport
             #expect(notUUID.json["data"]?.arrayValue?.first?["loc"] == ["body", "client_id"])
             let malformed = try await sandbox.raw("POST", "/auth", headers: headers, body: Array("{nope".utf8))
             #expect(malformed.status == 422)
-            let missing = try await sandbox.raw("POST", "/auth", headers: headers, body: Array(#"{"client_id":"\#(sandbox.demo.clientID)"}"#.utf8))
+            let missing = try await sandbox.raw(
+                "POST", "/auth", headers: headers, body: Array(#"{"client_id":"\#(sandbox.demo.clientID)"}"#.utf8))
             #expect(missing.status == 422)
             #expect(missing.json["data"]?.arrayValue?.first?["type"]?.stringValue == "missing")
             let wrong = try await sandbox.raw(
@@ -63,10 +64,12 @@ import KiraTestSupport
             let noBearer = try await sandbox.raw("GET", "/v1/users", headers: [("x-api-key", sandbox.demo.apiKey)])
             #expect(noBearer.status == 401)
             #expect(noBearer.json == ["code": "unauthorized", "message": "No authorization token provided"])
-            let unknown = try await sandbox.raw("GET", "/v1/users", headers: [("x-api-key", sandbox.demo.apiKey), ("authorization", "Bearer kat_nope")])
+            let unknown = try await sandbox.raw(
+                "GET", "/v1/users", headers: [("x-api-key", sandbox.demo.apiKey), ("authorization", "Bearer kat_nope")])
             #expect(unknown.status == 401)
             #expect(unknown.message == "Token expired")
-            let both = try await sandbox.raw("GET", "/v1/users", headers: [("x-api-key", sandbox.demo.apiKey), ("authorization", "Bearer \(token)")])
+            let both = try await sandbox.raw(
+                "GET", "/v1/users", headers: [("x-api-key", sandbox.demo.apiKey), ("authorization", "Bearer \(token)")])
             #expect(both.status == 200)
         }
     }
@@ -102,12 +105,14 @@ import KiraTestSupport
         let other = TenantCredentials(apiKey: "other-key", clientID: "11111111-2222-4333-8444-555555555555", password: "pw")
         try await LiveSandbox.with(SandboxConfiguration(tenants: [.demo, other])) { sandbox in
             let demoToken = try await sandbox.token()
-            let mixed = try await sandbox.raw("GET", "/v1/users", headers: [("x-api-key", other.apiKey), ("authorization", "Bearer \(demoToken)")])
+            let mixed = try await sandbox.raw(
+                "GET", "/v1/users", headers: [("x-api-key", other.apiKey), ("authorization", "Bearer \(demoToken)")])
             #expect(mixed.status == 401)
             // A tenant's password does not open another tenant.
             let crossed = try await sandbox.raw(
                 "POST", "/auth", headers: [("x-api-key", other.apiKey)],
-                body: JSONValue.object(["client_id": .string(sandbox.demo.clientID), "password": .string(sandbox.demo.password)]).serialized()
+                body: JSONValue.object(["client_id": .string(sandbox.demo.clientID), "password": .string(sandbox.demo.password)])
+                    .serialized()
             )
             #expect(crossed.status == 401)
         }

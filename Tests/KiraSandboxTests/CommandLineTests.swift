@@ -1,7 +1,7 @@
 import Foundation
 import KiraJSON
-import Testing
 import KiraTestSupport
+import Testing
 
 @testable import KiraSandbox
 

@@ -1,9 +1,9 @@
 import AsyncHTTPClient
 import Foundation
 import KiraJSON
+import KiraTestSupport
 import NIOCore
 import Testing
-import KiraTestSupport
 
 @testable import KiraSandbox
 

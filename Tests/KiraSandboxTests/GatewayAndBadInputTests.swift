@@ -1,7 +1,7 @@
 import Foundation
 import KiraJSON
-import Testing
 import KiraTestSupport
+import Testing
 
 @testable import KiraSandbox
 
@@ -77,7 +77,8 @@ import KiraTestSupport
             let missing = try await client.post("/v1/users", .object(body), key: newKey())
             #expect(missing.status == 400)
             #expect(missing.message == "first_name: Required")
-            let badVAUser = try await client.post("/v1/virtual-accounts", ["user_id": "nope", "type": "US_BANK", "bank": "slovak_savings_bank"], key: newKey())
+            let badVAUser = try await client.post(
+                "/v1/virtual-accounts", ["user_id": "nope", "type": "US_BANK", "bank": "slovak_savings_bank"], key: newKey())
             #expect(badVAUser.status == 400)
             #expect(badVAUser.json["errors"]?.arrayValue?.first?["field"] == "user_id")
         }
@@ -163,7 +164,8 @@ import KiraTestSupport
         let bodies: [[UInt8]] = [
             [], Array("null".utf8), Array("\"x\"".utf8), Array("{\"type\":null}".utf8), Array("{\"type\":[]}".utf8),
             Array("{\"user_id\":{}}".utf8), Array("{\"amount\":1e400}".utf8), Array("{\"a\":\"\\ud800\"}".utf8),
-            Array(repeating: UInt8(ascii: "["), count: 5000), [0xFF, 0xFE], Array("{\"type\":\"individual\",\"email\":\"a@b.co\",\"first_name\":\"\",\"last_name\":\" \"}".utf8),
+            Array(repeating: UInt8(ascii: "["), count: 5000), [0xFF, 0xFE],
+            Array("{\"type\":\"individual\",\"email\":\"a@b.co\",\"first_name\":\"\",\"last_name\":\" \"}".utf8),
             Array("{\"recipient_id\":\"\(id)\",\"amount\":\"00000000000000000000001.00\"}".utf8),
         ]
         for path in paths {

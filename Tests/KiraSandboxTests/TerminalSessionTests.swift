@@ -1,7 +1,7 @@
 import Foundation
 import KiraJSON
-import Testing
 import KiraTestSupport
+import Testing
 
 @testable import KiraSandbox
 
@@ -87,9 +87,13 @@ import KiraTestSupport
         environment["VISUAL"] = ""
         let tmux = try TmuxSession(command: command(directory), environment: environment)
         defer { tmux.close() }
+        // Exactly one Enter (authenticate), so no extra Enter can send the pin before it is edited.
         #expect(await tmux.waitFor("Step 2 of 7"))
-        _ = await tmux.pressEnter(until: "Step 3 of 7", limit: 10)
+        #expect(await tmux.waitFor("Press Enter to send"))
+        tmux.send("Enter")
+        #expect(await tmux.waitFor("Step 3 of 7"), "\(tmux.screen)")
         #expect(await tmux.waitFor("target_version"))
+        #expect(await tmux.waitFor("Press Enter to send"))
         tmux.send("e")
         // The edited body is sent (after a confirming Enter if the screen asks for one) and recorded.
         let deadline = Date().addingTimeInterval(20)

@@ -1,7 +1,7 @@
 import Foundation
 import KiraJSON
-import Testing
 import KiraTestSupport
+import Testing
 
 @testable import KiraSandbox
 
@@ -137,7 +137,8 @@ import KiraTestSupport
             #expect(missing.status == 400)
             #expect(missing.json["errors"]?.arrayValue?.first?["field"] == "business_legal_name")
             let ok = try await client.post(
-                "/v1/users", ["type": "business", "email": "co@example.com", "business_legal_name": "Acme Ltd", "source_of_funds": "savings"],
+                "/v1/users",
+                ["type": "business", "email": "co@example.com", "business_legal_name": "Acme Ltd", "source_of_funds": "savings"],
                 key: newKey()
             )
             #expect(ok.status == 201)
@@ -203,7 +204,9 @@ import KiraTestSupport
     @Test func invalidKycFormatsAreRejected() async throws {
         try await LiveSandbox.with { sandbox in
             let client = try await sandbox.client()
-            for (field, value) in [("birth_date", "1990-02-30"), ("nationality", "US"), ("email", "not-an-email"), ("address_country", "usa")] {
+            for (field, value) in [
+                ("birth_date", "1990-02-30"), ("nationality", "US"), ("email", "not-an-email"), ("address_country", "usa"),
+            ] {
                 var body = try #require(Fixtures.completeIndividual().objectValue)
                 body[field] = .string(value)
                 let reply = try await client.post("/v1/users", .object(body), key: newKey())

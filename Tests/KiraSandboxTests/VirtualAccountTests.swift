@@ -1,7 +1,7 @@
 import Foundation
 import KiraJSON
-import Testing
 import KiraTestSupport
+import Testing
 
 @testable import KiraSandbox
 
@@ -15,7 +15,10 @@ import KiraTestSupport
             try await sandbox.advance(3)
             let inReview = try await client.post("/v1/virtual-accounts", Fixtures.virtualAccount(user: user), key: newKey())
             #expect(inReview.status == 400)
-            #expect(inReview.json == ["code": "invalid_operation", "message": "User must be VERIFIED to create a virtual account (status: REVIEW)"])
+            #expect(
+                inReview.json == [
+                    "code": "invalid_operation", "message": "User must be VERIFIED to create a virtual account (status: REVIEW)",
+                ])
             let unknown = try await client.post("/v1/virtual-accounts", Fixtures.virtualAccount(user: newKey()), key: newKey())
             #expect(unknown.status == 404)
         }
@@ -239,7 +242,8 @@ import KiraTestSupport
             let client = try await sandbox.client()
             let (user, account) = try await client.readyAccount()
             let recipient = try await client.recipient(user: user)
-            let noKey = try await client.post("/v1/virtual-accounts/\(account)/payout", ["recipient_id": .string(recipient), "amount": "50.00"])
+            let noKey = try await client.post(
+                "/v1/virtual-accounts/\(account)/payout", ["recipient_id": .string(recipient), "amount": "50.00"])
             #expect(noKey.status == 400)
             #expect(noKey.message == "Idempotency key is required")
             let created = try await client.post(
@@ -272,7 +276,8 @@ import KiraTestSupport
             #expect(try await client.get("/v1/payouts/\(id)").json["status"] == "COMPLETED")
             let events = (try await sandbox.control("GET", "webhooks").json["deliveries"]?.arrayValue ?? [])
                 .compactMap { $0["event"]?.stringValue }.filter { $0.hasPrefix("payout.") }
-            #expect(events == ["payout.created", "payout.status_changed", "payout.status_changed", "payout.status_changed", "payout.completed"])
+            #expect(
+                events == ["payout.created", "payout.status_changed", "payout.status_changed", "payout.status_changed", "payout.completed"])
         }
     }
 

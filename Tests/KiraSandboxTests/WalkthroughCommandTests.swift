@@ -1,7 +1,7 @@
 import Foundation
 import KiraJSON
-import Testing
 import KiraTestSupport
+import Testing
 
 @testable import KiraSandbox
 
@@ -27,7 +27,10 @@ import KiraTestSupport
         #expect(run.status == 0, "\(run.stdout.suffix(2000))\n\(run.stderr)")
         #expect(run.stdout.contains("LOCAL EMULATOR"))
         #expect(run.stdout.contains("Walkthrough complete"))
-        for title in ["Get your credentials", "Authenticate", "Pin your version", "Create a user", "Create a virtual account", "Simulate a deposit (sandbox)", "Make a payout (preview, then create)"] {
+        for title in [
+            "Get your credentials", "Authenticate", "Pin your version", "Create a user", "Create a virtual account",
+            "Simulate a deposit (sandbox)", "Make a payout (preview, then create)",
+        ] {
             #expect(run.stdout.contains("· \(title) ━━"), "\(title) shown")
         }
         let status = try await KiraBinary.run(["status", "--json", "--state-dir", directory])
@@ -57,7 +60,10 @@ import KiraTestSupport
     @Test func theWebhookInboxReceivesTheDepositWebhookVerified() async throws {
         let directory = stateDirectory()
         let run = try await KiraBinary.run(
-            ["run", "--plain", "--yes", "--target", "local", "--state-dir", directory, "--va-ready-after", "0.3", "--webhook-listen", "127.0.0.1:0"],
+            [
+                "run", "--plain", "--yes", "--target", "local", "--state-dir", directory, "--va-ready-after", "0.3", "--webhook-listen",
+                "127.0.0.1:0",
+            ],
             environment: ["KIRA_API_KEY": "", "KIRA_CLIENT_ID": "", "KIRA_PASSWORD": ""], timeout: 120
         )
         #expect(run.status == 0, "\(run.stdout.suffix(2000))\n\(run.stderr)")
@@ -113,7 +119,8 @@ import KiraTestSupport
             }
         }
         if !completed {
-            let final = try await KiraBinary.run(["run", "--plain", "--yes", "--target", served.baseURL, "--session", "crash"], environment: environment, timeout: 120)
+            let final = try await KiraBinary.run(
+                ["run", "--plain", "--yes", "--target", served.baseURL, "--session", "crash"], environment: environment, timeout: 120)
             #expect(final.status == 0, "\(final.stdout.suffix(1500)) \(final.stderr)")
         }
         print("crash test: \(kills) SIGKILLs before completion")
@@ -140,7 +147,9 @@ import KiraTestSupport
         let directory = stateDirectory()
         let path = directory + "/broken.json"
         try Data("{\"schema_version\": 1, \"steps\": [tru".utf8).write(to: URL(fileURLWithPath: path))
-        let run = try await KiraBinary.run(["run", "--plain", "--yes", "--session", "broken", "--state-dir", directory, "--target", "local"])
+        let run = try await KiraBinary.run([
+            "run", "--plain", "--yes", "--session", "broken", "--state-dir", directory, "--target", "local",
+        ])
         #expect(run.status == 1)
         #expect(run.stderr.contains("broken.json"))
         #expect(run.stderr.contains("left untouched"))
@@ -173,7 +182,8 @@ import KiraTestSupport
         while Date() < deadline, ((try? String(contentsOfFile: lockFile, encoding: .utf8)) ?? "").isEmpty {
             try await Task.sleep(for: .milliseconds(20))
         }
-        let second = try await KiraBinary.run(["run", "--plain", "--yes", "--target", served.baseURL, "--session", "shared"], environment: environment)
+        let second = try await KiraBinary.run(
+            ["run", "--plain", "--yes", "--target", served.baseURL, "--session", "shared"], environment: environment)
         if first.isRunning {
             #expect(second.status == 1)
             #expect(second.stderr.contains("in use by another kira-walkthrough"))
@@ -183,7 +193,8 @@ import KiraTestSupport
         kill(first.processIdentifier, SIGKILL)
         let reaped = Date().addingTimeInterval(10)
         while first.isRunning, Date() < reaped { try await Task.sleep(for: .milliseconds(10)) }
-        let third = try await KiraBinary.run(["run", "--plain", "--yes", "--target", served.baseURL, "--session", "shared"], environment: environment, timeout: 120)
+        let third = try await KiraBinary.run(
+            ["run", "--plain", "--yes", "--target", served.baseURL, "--session", "shared"], environment: environment, timeout: 120)
         #expect(third.status == 0, "\(third.stderr)")
     }
 
@@ -203,7 +214,9 @@ import KiraTestSupport
         #expect(badName.status == 2)
         let badTarget = try await KiraBinary.run(["run", "--plain", "--yes", "--target", "ftp://example.com"])
         #expect(badTarget.status == 2)
-        let insecure = try await KiraBinary.run(["run", "--plain", "--yes", "--target", "http://example.com/sandbox", "--state-dir", stateDirectory()], environment: demoEnvironment)
+        let insecure = try await KiraBinary.run(
+            ["run", "--plain", "--yes", "--target", "http://example.com/sandbox", "--state-dir", stateDirectory()],
+            environment: demoEnvironment)
         #expect(insecure.status == 1)
         #expect(insecure.stderr.contains("https"))
     }

@@ -1,8 +1,8 @@
 import Crypto
 import Foundation
 import KiraJSON
-import Testing
 import KiraTestSupport
+import Testing
 
 @testable import KiraSandbox
 
@@ -49,7 +49,8 @@ import KiraTestSupport
         try await WebhookReceiver.with { receiver, url in
             try await LiveSandbox.with { sandbox in
                 let client = try await sandbox.client()
-                _ = try await client.post("/webhooks/register", ["client_uuid": .string(sandbox.demo.clientID), "webhook_url": .string(url)])
+                _ = try await client.post(
+                    "/webhooks/register", ["client_uuid": .string(sandbox.demo.clientID), "webhook_url": .string(url)])
                 _ = try await client.createUser()
                 let received = try #require(try await receiver.waitFor("user.created"))
                 #expect(received.signature == Self.expectedSignature(received.body, secret: sandbox.demo.webhookSecret))
@@ -62,7 +63,8 @@ import KiraTestSupport
             await receiver.setStatus(500)
             try await LiveSandbox.with { sandbox in
                 let client = try await sandbox.client()
-                _ = try await client.post("/webhooks/register", ["client_uuid": .string(sandbox.demo.clientID), "webhook_url": .string(url)])
+                _ = try await client.post(
+                    "/webhooks/register", ["client_uuid": .string(sandbox.demo.clientID), "webhook_url": .string(url)])
                 _ = try await client.createUser()
                 _ = try #require(try await receiver.waitFor("user.created"))
                 try await Task.sleep(for: .milliseconds(400))
@@ -77,7 +79,8 @@ import KiraTestSupport
         try await WebhookReceiver.with { receiver, url in
             try await LiveSandbox.with(SandboxConfiguration(autoVerifyAfter: .zero), clock: .system) { sandbox in
                 let client = try await sandbox.client()
-                _ = try await client.post("/webhooks/register", ["client_uuid": .string(sandbox.demo.clientID), "webhook_url": .string(url)])
+                _ = try await client.post(
+                    "/webhooks/register", ["client_uuid": .string(sandbox.demo.clientID), "webhook_url": .string(url)])
                 _ = try await client.createUser()
                 // No further request: the ticker applies the transition and sends the event.
                 #expect(try await receiver.waitFor("user.verification.accepted") != nil)
@@ -89,7 +92,8 @@ import KiraTestSupport
         try await WebhookReceiver.with { receiver, url in
             try await LiveSandbox.with { sandbox in
                 let client = try await sandbox.client()
-                _ = try await client.post("/webhooks/register", ["client_uuid": .string(sandbox.demo.clientID), "webhook_url": .string(url)])
+                _ = try await client.post(
+                    "/webhooks/register", ["client_uuid": .string(sandbox.demo.clientID), "webhook_url": .string(url)])
                 let (user, account) = try await client.readyAccount()
                 let recipient = try await client.recipient(user: user)
                 _ = try await client.post(
@@ -118,7 +122,8 @@ import KiraTestSupport
                 "/webhooks/register", ["client_uuid": .string(sandbox.demo.clientID), "webhook_url": "ftp://example.com"]
             )
             #expect(badURL.status == 400)
-            let noBearer = try await sandbox.raw("POST", "/webhooks/register", headers: [("x-api-key", sandbox.demo.apiKey)], body: Array("{}".utf8))
+            let noBearer = try await sandbox.raw(
+                "POST", "/webhooks/register", headers: [("x-api-key", sandbox.demo.apiKey)], body: Array("{}".utf8))
             #expect(noBearer.status == 401)
         }
     }

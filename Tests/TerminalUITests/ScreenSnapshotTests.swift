@@ -35,11 +35,17 @@ func screen(cursor: Int = 3, states: [StepState]? = nil, mode: WalkthroughScreen
     screen.cursor = cursor
     screen.pinnedVersion = "2026-04-14"
     screen.tokenExpiresAt = epoch.addingTimeInterval(3000)
-    screen.explanation = "A user is the person or business the money belongs to. The sandbox runs its KYC check as soon as the user is created."
-    let body: JSONValue = ["type": "individual", "first_name": "Ada", "email": "ada@example.com", "source_of_funds": "salary", "amount": 100, "verified": false]
+    screen.explanation =
+        "A user is the person or business the money belongs to. The sandbox runs its KYC check as soon as the user is created."
+    let body: JSONValue = [
+        "type": "individual", "first_name": "Ada", "email": "ada@example.com", "source_of_funds": "salary", "amount": 100,
+        "verified": false,
+    ]
     screen.preview = RequestPreview(
         method: "POST", url: "http://127.0.0.1:4010/sandbox/v1/users",
-        headers: [("x-api-key", "kira_sandbox_demo_key"), ("authorization", "Bearer kat_0123456789abcdef"), ("idempotency-key", "7f1c-key")],
+        headers: [
+            ("x-api-key", "kira_sandbox_demo_key"), ("authorization", "Bearer kat_0123456789abcdef"), ("idempotency-key", "7f1c-key"),
+        ],
         body: body, editableBody: body, label: "Create a complete individual", idempotencyKey: "7f1c-key",
         secrets: ["kira_sandbox_demo_key", "kat_0123456789abcdef"], requestID: "create_user"
     )
@@ -70,10 +76,17 @@ func render(_ screen: WalkthroughScreen, width: Int = 100, height: Int = 30, gly
 
     @Test func everyStepStateHasItsGlyph() {
         let states: [StepState] = [.succeeded, .skipped, .failed, .blocked, .waiting, .pending, .pending]
-        let grid = render(screen(cursor: 4, states: states, mode: .waiting(next: epoch.addingTimeInterval(2.5), attempt: 2, quirk: "Q-VA-READY", explain: "The provider has not opened it yet.")))
+        let grid = render(
+            screen(
+                cursor: 4, states: states,
+                mode: .waiting(
+                    next: epoch.addingTimeInterval(2.5), attempt: 2, quirk: "Q-VA-READY", explain: "The provider has not opened it yet.")))
         assertSnapshot(grid, named: "step-states-waiting")
         let text = grid.text
-        for line in ["✓ 1. Get your credentials", "↷ 2. Authenticate", "✗ 3. Pin your version", "⚑ 4. Create a user", "▶ 5. Create a virtual", "○ 6. Simulate"] {
+        for line in [
+            "✓ 1. Get your credentials", "↷ 2. Authenticate", "✗ 3. Pin your version", "⚑ 4. Create a user", "▶ 5. Create a virtual",
+            "○ 6. Simulate",
+        ] {
             #expect(text.contains(line), "\(line)")
         }
         #expect(text.contains("Waiting on Q-VA-READY: poll 3 in 2.5 s"))
@@ -92,8 +105,11 @@ func render(_ screen: WalkthroughScreen, width: Int = 100, height: Int = 30, gly
             quirkID: "Q-ONE-VA", requestID: "create_va",
             explanation: "User u-1 already has an ACT virtual account, and a user can hold only one.",
             remedies: [
-                RemedyOption(label: "Find the existing virtual account and reuse it", available: true, recommended: true, unavailableReason: nil),
-                RemedyOption(label: "Play the Kira contact", available: false, recommended: false, unavailableReason: "only on this project's emulator"),
+                RemedyOption(
+                    label: "Find the existing virtual account and reuse it", available: true, recommended: true, unavailableReason: nil),
+                RemedyOption(
+                    label: "Play the Kira contact", available: false, recommended: false,
+                    unavailableReason: "only on this project's emulator"),
                 RemedyOption(label: "Stop here", available: true, recommended: false, unavailableReason: nil),
             ]
         )
@@ -115,7 +131,9 @@ func render(_ screen: WalkthroughScreen, width: Int = 100, height: Int = 30, gly
     }
 
     @Test func aSecretInputIsMasked() {
-        let input = InputRequest(name: "password", prompt: "Your password", secret: true, defaultValue: nil, format: .text, optional: false, error: "password is required", stepID: "credentials")
+        let input = InputRequest(
+            name: "password", prompt: "Your password", secret: true, defaultValue: nil, format: .text, optional: false,
+            error: "password is required", stepID: "credentials")
         let text = render(screen(cursor: 0, mode: .input(input, text: "hunter22"))).text
         #expect(text.contains("› ••••••••"))
         #expect(!text.contains("hunter22"))

@@ -22,7 +22,8 @@ import Testing
     /// One event for one action.
     func step(_ harness: inout EngineHarness, _ action: EngineAction) -> EngineAction {
         switch action {
-        case .needInput(let request): return harness.engine.provide(input: request.name, value: request.defaultValue ?? "", now: harness.now)
+        case .needInput(let request):
+            return harness.engine.provide(input: request.name, value: request.defaultValue ?? "", now: harness.now)
         case .confirm: return harness.engine.confirm(now: harness.now)
         case .send(let request):
             harness.sent.append(request)
@@ -30,7 +31,8 @@ import Testing
         case .poll(let seconds, _):
             harness.now = harness.now.addingTimeInterval(seconds)
             return harness.engine.pollDue(now: harness.now)
-        case .blocked(let blocked): return harness.engine.choose(remedy: harness.remedyFor[blocked.quirkID] ?? blocked.recommended ?? 0, now: harness.now)
+        case .blocked(let blocked):
+            return harness.engine.choose(remedy: harness.remedyFor[blocked.quirkID] ?? blocked.recommended ?? 0, now: harness.now)
         case .performOperator: return harness.engine.operatorFinished(error: nil, now: harness.now)
         case .awaitWebhook: return harness.engine.webhookArrived(nil, listening: false, now: harness.now)
         default: return action
@@ -63,7 +65,9 @@ import Testing
         #expect(ids.filter { $0 == "create_user" }.count == 1)
         #expect(ids.suffix(5) == ["deposits_list", "create_recipient", "preview", "create_payout", "read_payout"])
         let quirks = session.events.compactMap(\.quirkID)
-        for id in ["Q-NO-AUTO-VERIFY", "Q-GATE-ON-STATUS", "Q-VA-READY", "Q-SETTLEMENT-FALSE", "Q-DEPOSIT-INVISIBLE", "Q-PAYOUT-STATUS-CASE"] {
+        for id in [
+            "Q-NO-AUTO-VERIFY", "Q-GATE-ON-STATUS", "Q-VA-READY", "Q-SETTLEMENT-FALSE", "Q-DEPOSIT-INVISIBLE", "Q-PAYOUT-STATUS-CASE",
+        ] {
             #expect(quirks.contains(id), "\(id) was met and explained")
         }
         #expect(session.events.contains { $0.kind == .operator })
@@ -73,7 +77,9 @@ import Testing
 
     @Test func theKeyAndTheSendingStateAreInTheSessionBeforeTheRequestLeaves() throws {
         var harness = EngineHarness(flow: try quickstart(), answer: happyAnswer())
-        let action = harness.run(stopWhen: { if case .send(let request) = $0 { return request.requestID == "create_user" } else { return false } })
+        let action = harness.run(stopWhen: {
+            if case .send(let request) = $0 { return request.requestID == "create_user" } else { return false }
+        })
         guard case .send(let request) = action else {
             Issue.record("expected to stop at create_user")
             return
@@ -88,13 +94,19 @@ import Testing
     @Test func aResumedSendingStepResendsTheSameRequest() throws {
         let flow = try quickstart()
         var harness = EngineHarness(flow: flow, answer: happyAnswer())
-        guard case .send(let first) = harness.run(stopWhen: { if case .send(let r) = $0 { return r.requestID == "create_va" } else { return false } }) else {
+        guard
+            case .send(let first) = harness.run(stopWhen: {
+                if case .send(let r) = $0 { return r.requestID == "create_va" } else { return false }
+            })
+        else {
             Issue.record("expected to stop at create_va")
             return
         }
         // The process dies here; a new one reads the file.
         let saved = try JSONDecoder().decode(Session.self, from: JSONEncoder().encode(harness.engine.session))
-        var resumed = WalkthroughEngine(flow: flow, session: saved, sources: InputSources(demoCredentials: [.apiKey: "k", .clientID: "5f3c9d2e-8a41-4b7e-9c06-1d2e3f4a5b6c", .password: "p"]))
+        var resumed = WalkthroughEngine(
+            flow: flow, session: saved,
+            sources: InputSources(demoCredentials: [.apiKey: "k", .clientID: "5f3c9d2e-8a41-4b7e-9c06-1d2e3f4a5b6c", .password: "p"]))
         let action = resumed.start(now: Date())
         #expect(action == .send(first), "same key, same body")
     }
@@ -102,11 +114,14 @@ import Testing
     @Test func aResumedRequestWithoutKeyAsksFirst() throws {
         let flow = try quickstart()
         var harness = EngineHarness(flow: flow, answer: happyAnswer())
-        guard case .send = harness.run(stopWhen: { if case .send(let r) = $0 { return r.requestID == "deposit" } else { return false } }) else {
+        guard case .send = harness.run(stopWhen: { if case .send(let r) = $0 { return r.requestID == "deposit" } else { return false } })
+        else {
             Issue.record("expected to stop at deposit")
             return
         }
-        var resumed = WalkthroughEngine(flow: flow, session: harness.engine.session, sources: InputSources(demoCredentials: [.apiKey: "k", .clientID: "5f3c9d2e-8a41-4b7e-9c06-1d2e3f4a5b6c", .password: "p"]))
+        var resumed = WalkthroughEngine(
+            flow: flow, session: harness.engine.session,
+            sources: InputSources(demoCredentials: [.apiKey: "k", .clientID: "5f3c9d2e-8a41-4b7e-9c06-1d2e3f4a5b6c", .password: "p"]))
         guard case .askResend(let request) = resumed.start(now: Date()) else {
             Issue.record("a deposit without idempotency key must not be resent silently")
             return
@@ -179,7 +194,9 @@ import Testing
             probes.append(cents)
             // SWIFT: 2.50 + 0.5 % + 0.25 must stay below the amount.
             let fees = 250 + (cents * 50 + 5000) / 10000 + 25
-            return fees < cents ? response(200, ["fees": ["total_fees": .string(Amount.format(fees))], "recipient_amount": "x"]) : response(400, ["code": "bad_request", "message": "Total fees exceed or equal the payout amount"])
+            return fees < cents
+                ? response(200, ["fees": ["total_fees": .string(Amount.format(fees))], "recipient_amount": "x"])
+                : response(400, ["code": "bad_request", "message": "Total fees exceed or equal the payout amount"])
         }
         #expect(harness.run() == .finished)
         // The first preview, then the search's probes, then the preview again at the minimum.
@@ -187,7 +204,8 @@ import Testing
         #expect(searchCalls <= 12)
         #expect(harness.engine.session.inputs["payout_amount"] == "2.77")
         #expect(harness.sent.last { $0.requestID == "create_payout" }?.body?["amount"] == "2.77")
-        #expect(harness.engine.session.events.contains { $0.kind == .search && $0.text.contains("2.77") && $0.text.contains("to the cent") })
+        #expect(
+            harness.engine.session.events.contains { $0.kind == .search && $0.text.contains("2.77") && $0.text.contains("to the cent") })
     }
 
     @Test func aRejectedUserIsReplacedByANewCompleteOne() throws {
@@ -216,8 +234,12 @@ import Testing
 
     @Test func aProvisionedUserCanReplaceTheWait() throws {
         let happy = happyAnswer(verifiedAfterOperator: false)
-        var harness = EngineHarness(flow: try quickstart(), emulator: false, environment: ["KIRA_USER_ID": "11111111-2222-4333-8444-555555555555"]) { request, count in
-            if request.requestID == "check_provisioned_user" { return response(200, ["id": "11111111-2222-4333-8444-555555555555", "status": "VERIFIED"]) }
+        var harness = EngineHarness(
+            flow: try quickstart(), emulator: false, environment: ["KIRA_USER_ID": "11111111-2222-4333-8444-555555555555"]
+        ) { request, count in
+            if request.requestID == "check_provisioned_user" {
+                return response(200, ["id": "11111111-2222-4333-8444-555555555555", "status": "VERIFIED"])
+            }
             if request.requestID == "user_verified", request.path.hasSuffix("555555555555") { return response(200, ["status": "VERIFIED"]) }
             return happy(request, count)
         }
@@ -228,7 +250,9 @@ import Testing
 
     @Test func anUnknownProvisionedIdIsExplainedAsSeedIds() throws {
         let happy = happyAnswer(verifiedAfterOperator: false)
-        var harness = EngineHarness(flow: try quickstart(), emulator: false, environment: ["KIRA_USER_ID": "11111111-2222-4333-8444-555555555555"]) { request, count in
+        var harness = EngineHarness(
+            flow: try quickstart(), emulator: false, environment: ["KIRA_USER_ID": "11111111-2222-4333-8444-555555555555"]
+        ) { request, count in
             if request.requestID == "check_provisioned_user" { return response(404, ["code": "not_found", "message": "User not found"]) }
             return happy(request, count)
         }
@@ -284,7 +308,11 @@ import Testing
 
     @Test func invalidInputIsExplainedAndAskedAgain() throws {
         var harness = EngineHarness(flow: try quickstart(), answer: happyAnswer())
-        guard case .needInput(let request) = harness.run(stopWhen: { if case .needInput(let r) = $0 { return r.name == "deposit_amount" } else { return false } }) else {
+        guard
+            case .needInput(let request) = harness.run(stopWhen: {
+                if case .needInput(let r) = $0 { return r.name == "deposit_amount" } else { return false }
+            })
+        else {
             Issue.record("expected the deposit amount")
             return
         }

@@ -17,7 +17,10 @@ import Testing
         #expect(flow.apiVersion == "2026-04-14")
         #expect(flow.steps.allSatisfy { $0.explain.count > 80 }, "every step explains itself")
         let quirks = Set(flow.steps.flatMap(\.requestsIncludingRemedies).flatMap(\.quirks).map(\.id))
-        for id in ["Q-SOF-REJECT", "Q-NO-AUTO-VERIFY", "Q-GATE-ON-STATUS", "Q-ONE-VA", "Q-VA-READY", "Q-DEPOSIT-INVISIBLE", "Q-SETTLEMENT-FALSE", "Q-PAYOUT-MIN", "Q-PAYOUT-STATUS-CASE", "Q-PIN-FIELD", "Q-SEED-IDS"] {
+        for id in [
+            "Q-SOF-REJECT", "Q-NO-AUTO-VERIFY", "Q-GATE-ON-STATUS", "Q-ONE-VA", "Q-VA-READY", "Q-DEPOSIT-INVISIBLE", "Q-SETTLEMENT-FALSE",
+            "Q-PAYOUT-MIN", "Q-PAYOUT-STATUS-CASE", "Q-PIN-FIELD", "Q-SEED-IDS",
+        ] {
             #expect(quirks.contains(id), "\(id) is gated in the flow")
         }
         let auth = try #require(flow.steps[1].requests.first)
@@ -161,7 +164,8 @@ import Testing
     }
 
     @Test func secretDefaultsAreRefused() {
-        let yaml = Self.minimal.replacingOccurrences(of: "amount: { default: \"1.00\", format: amount }", with: "key: { secret: true, default: \"sk_live\" }")
+        let yaml = Self.minimal.replacingOccurrences(
+            of: "amount: { default: \"1.00\", format: amount }", with: "key: { secret: true, default: \"sk_live\" }")
         #expect(problems(yaml).contains { $0.message.contains("must not have a default") })
     }
 

@@ -27,7 +27,9 @@ import Testing
             #expect(readiness.first?.responseBody?.contains("PENDING-ACT-ACCOUNT") == true)
             #expect(readiness.last?.responseBody?.contains("PENDING-ACT-ACCOUNT") == false)
             let quirks = await Set(presenter.events.compactMap(\.quirkID))
-            for id in ["Q-NO-AUTO-VERIFY", "Q-VA-READY", "Q-DEPOSIT-INVISIBLE", "Q-SETTLEMENT-FALSE", "Q-PAYOUT-STATUS-CASE", "Q-GATE-ON-STATUS"] {
+            for id in [
+                "Q-NO-AUTO-VERIFY", "Q-VA-READY", "Q-DEPOSIT-INVISIBLE", "Q-SETTLEMENT-FALSE", "Q-PAYOUT-STATUS-CASE", "Q-GATE-ON-STATUS",
+            ] {
                 #expect(quirks.contains(id), "\(id) explained")
             }
             // The deposit is not a failure: its step succeeded with its notes.
@@ -113,7 +115,8 @@ import Testing
     }
 
     @Test func expiringTokensAreRenewedAndA401IsRetriedOnce() async throws {
-        try await WalkthroughFixture.with(SandboxConfiguration(tokenTTL: .seconds(60), virtualAccountReadyAfter: .milliseconds(300))) { fixture in
+        try await WalkthroughFixture.with(SandboxConfiguration(tokenTTL: .seconds(60), virtualAccountReadyAfter: .milliseconds(300))) {
+            fixture in
             let flow = try quickstart()
             let presenter = RecordingPresenter()
             // Let the token age past its TTL once, mid-run: the emulator's clock jumps 61 s, so the
@@ -134,7 +137,8 @@ import Testing
 
     @Test func tokensCloseToExpiryAreRenewedBeforeUse() async throws {
         // With a 60 s TTL every token is "under 5 minutes", so each bearer call re-authenticates first.
-        try await WalkthroughFixture.with(SandboxConfiguration(tokenTTL: .seconds(60), virtualAccountReadyAfter: .milliseconds(300))) { fixture in
+        try await WalkthroughFixture.with(SandboxConfiguration(tokenTTL: .seconds(60), virtualAccountReadyAfter: .milliseconds(300))) {
+            fixture in
             let flow = try quickstart()
             let presenter = RecordingPresenter()
             #expect(await fixture.run(flow, presenter: presenter) == .completed)
@@ -195,8 +199,6 @@ import Testing
         }
     }
 }
-
-
 
 /// Client settings for tests.
 enum KiraClientConfigurationForTests {

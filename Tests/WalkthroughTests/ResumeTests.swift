@@ -21,7 +21,11 @@ import Testing
     @Test func credentialsAskedAgainLeaveASendingStepSending() throws {
         let flow = try quickstart()
         var harness = EngineHarness(flow: flow, answer: happyAnswer())
-        guard case .send(let interrupted) = harness.run(stopWhen: { if case .send(let r) = $0 { return r.requestID == "create_user" } else { return false } }) else {
+        guard
+            case .send(let interrupted) = harness.run(stopWhen: {
+                if case .send(let r) = $0 { return r.requestID == "create_user" } else { return false }
+            })
+        else {
             Issue.record("expected to stop at create_user")
             return
         }
@@ -32,7 +36,9 @@ import Testing
         while case .needInput(let request) = action {
             asked.append(request.name)
             #expect(resumed.session.steps[3].state == .sending, "asking does not reset the step")
-            action = resumed.provide(input: request.name, value: request.name == "client_id" ? "5f3c9d2e-8a41-4b7e-9c06-1d2e3f4a5b6c" : "typed-\(request.name)", now: Date())
+            action = resumed.provide(
+                input: request.name, value: request.name == "client_id" ? "5f3c9d2e-8a41-4b7e-9c06-1d2e3f4a5b6c" : "typed-\(request.name)",
+                now: Date())
         }
         #expect(Set(asked) == ["api_key", "client_id", "password"])
         #expect(action == .send(interrupted), "the interrupted request goes again, same key")
@@ -103,14 +109,18 @@ import Testing
     @Test func theEnvironmentWinsOverAValueFromAnEarlierRun() throws {
         let flow = try quickstart()
         let happy = happyAnswer()
-        var harness = EngineHarness(flow: flow, environment: ["KIRA_RECIPIENT_ID": "11111111-1111-4111-8111-111111111111"]) { request, count in
-            request.requestID == "check_recipient" ? response(404, ["code": "not_found", "message": "Recipient not found"]) : happy(request, count)
+        var harness = EngineHarness(flow: flow, environment: ["KIRA_RECIPIENT_ID": "11111111-1111-4111-8111-111111111111"]) {
+            request, count in
+            request.requestID == "check_recipient"
+                ? response(404, ["code": "not_found", "message": "Recipient not found"]) : happy(request, count)
         }
         guard case .stopped = harness.run() else {
             Issue.record("expected Q-SEED-IDS to stop the run")
             return
         }
-        let corrected = InputSources(environment: ["KIRA_RECIPIENT_ID": "22222222-2222-4222-8222-222222222222"], demoCredentials: harness.engine.sources.demoCredentials)
+        let corrected = InputSources(
+            environment: ["KIRA_RECIPIENT_ID": "22222222-2222-4222-8222-222222222222"],
+            demoCredentials: harness.engine.sources.demoCredentials)
         var resumed = WalkthroughEngine(flow: flow, session: try decoded(harness.engine.session), sources: corrected)
         guard case .send = resumed.start(now: Date()) else {
             Issue.record("expected a check again")
@@ -121,7 +131,11 @@ import Testing
 
     @Test func anUnusableEnvironmentValueIsExplained() throws {
         var harness = EngineHarness(flow: try quickstart(), environment: ["KIRA_PAYOUT_AMOUNT": "abc"], answer: happyAnswer())
-        guard case .needInput(let request) = harness.run(stopWhen: { if case .needInput(let r) = $0 { return r.name == "payout_amount" } else { return false } }) else {
+        guard
+            case .needInput(let request) = harness.run(stopWhen: {
+                if case .needInput(let r) = $0 { return r.name == "payout_amount" } else { return false }
+            })
+        else {
             Issue.record("expected the payout amount to be asked")
             return
         }

@@ -115,9 +115,12 @@ struct WalkthroughFixture: Sendable {
         var auth = HTTPClientRequest(url: baseURL + "/auth")
         auth.method = .POST
         auth.headers.add(name: "x-api-key", value: demo.apiKey)
-        auth.body = .bytes(ByteBuffer(bytes: JSONValue.object(["client_id": .string(demo.clientID), "password": .string(demo.password)]).serialized()))
+        auth.body = .bytes(
+            ByteBuffer(bytes: JSONValue.object(["client_id": .string(demo.clientID), "password": .string(demo.password)]).serialized()))
         let authResponse = try await HTTPClient.shared.execute(auth, timeout: .seconds(5))
-        let token = try JSONValue.parse(Array(buffer: try await authResponse.body.collect(upTo: 1 << 20)))["data"]?["access_token"]?.stringValue ?? ""
+        let token =
+            try JSONValue.parse(Array(buffer: try await authResponse.body.collect(upTo: 1 << 20)))["data"]?["access_token"]?.stringValue
+            ?? ""
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = HTTPMethod(rawValue: method)
         request.headers.add(name: "x-api-key", value: demo.apiKey)

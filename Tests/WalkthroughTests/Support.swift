@@ -45,19 +45,28 @@ struct EngineHarness {
     /// Remedy to choose per quirk (default: the recommended one).
     var remedyFor: [String: Int] = [:]
 
-    init(flow: Flow, emulator: Bool = true, environment: [String: String] = [:], answer: @escaping (RenderedRequest, Int) -> ResponseSummary) {
+    init(
+        flow: Flow, emulator: Bool = true, environment: [String: String] = [:], answer: @escaping (RenderedRequest, Int) -> ResponseSummary
+    ) {
         let counter = Counter()
-        let session = Session(name: "test", flow: flow, target: SessionTarget(kind: "local", baseURL: "http://127.0.0.1:1/sandbox", isEmulator: emulator), now: Date(timeIntervalSince1970: 1_800_000_000))
+        let session = Session(
+            name: "test", flow: flow, target: SessionTarget(kind: "local", baseURL: "http://127.0.0.1:1/sandbox", isEmulator: emulator),
+            now: Date(timeIntervalSince1970: 1_800_000_000))
         engine = WalkthroughEngine(
             flow: flow, session: session,
-            sources: InputSources(environment: environment, demoCredentials: [.apiKey: "demo-api-key-123", .clientID: "5f3c9d2e-8a41-4b7e-9c06-1d2e3f4a5b6c", .password: "demo-password"]),
+            sources: InputSources(
+                environment: environment,
+                demoCredentials: [
+                    .apiKey: "demo-api-key-123", .clientID: "5f3c9d2e-8a41-4b7e-9c06-1d2e3f4a5b6c", .password: "demo-password",
+                ]),
             makeID: { counter.next() }
         )
         self.answer = answer
     }
 
     /// Runs until the engine needs something the script does not give, or `limit` actions.
-    mutating func run(from action: EngineAction? = nil, limit: Int = 400, stopWhen: (EngineAction) -> Bool = { _ in false }) -> EngineAction {
+    mutating func run(from action: EngineAction? = nil, limit: Int = 400, stopWhen: (EngineAction) -> Bool = { _ in false }) -> EngineAction
+    {
         var action = action ?? engine.start(now: now)
         for _ in 0..<limit {
             if stopWhen(action) { return action }
@@ -89,12 +98,17 @@ struct EngineHarness {
 }
 
 /// A scripted happy sandbox: every call answers like the emulator would.
-func happyAnswer(userStatuses: [String] = ["CREATED", "REVIEW"], verifiedAfterOperator: Bool = true) -> (RenderedRequest, Int) -> ResponseSummary {
+func happyAnswer(userStatuses: [String] = ["CREATED", "REVIEW"], verifiedAfterOperator: Bool = true) -> (RenderedRequest, Int) ->
+    ResponseSummary
+{
     var polls = 0
     let box = Box()
     return { request, _ in
         switch request.requestID {
-        case "auth": return response(200, ["message": "Auth token", "data": ["access_token": "tok-secret-value-xyz", "expires_in": 3600, "token_type": "Bearer"]])
+        case "auth":
+            return response(
+                200,
+                ["message": "Auth token", "data": ["access_token": "tok-secret-value-xyz", "expires_in": 3600, "token_type": "Bearer"]])
         case "pin": return response(200, ["previous_version": "2025-01-01", "current_version": "2026-04-14"])
         case "create_user": return response(201, ["id": "user-1", "status": "CREATED", "verification_status": "unverified"])
         case "user_verified":
@@ -102,11 +116,17 @@ func happyAnswer(userStatuses: [String] = ["CREATED", "REVIEW"], verifiedAfterOp
             if box.operatorDone { return response(200, ["id": "user-1", "status": "VERIFIED", "verification_status": "verified"]) }
             let status = userStatuses[min(polls - 1, userStatuses.count - 1)]
             if status == "REVIEW" { box.operatorDone = verifiedAfterOperator }
-            return response(200, ["id": "user-1", "status": .string(status), "verification_status": status == "REVIEW" ? "verified" : "unverified"])
+            return response(
+                200, ["id": "user-1", "status": .string(status), "verification_status": status == "REVIEW" ? "verified" : "unverified"])
         case "create_va": return response(201, ["id": "va-1", "status": "approved", "account_number": "PENDING-ACT-ACCOUNT"])
         case "va_ready":
             box.vaPolls += 1
-            return response(200, ["id": "va-1", "status": "approved", "account_number": box.vaPolls > 1 ? "1234567890" : "PENDING-ACT-ACCOUNT", "routing_number": "021000021"])
+            return response(
+                200,
+                [
+                    "id": "va-1", "status": "approved", "account_number": box.vaPolls > 1 ? "1234567890" : "PENDING-ACT-ACCOUNT",
+                    "routing_number": "021000021",
+                ])
         case "deposit": return response(201, ["deposit_id": "dep-1", "status": "completed", "settlement_triggered": false])
         case "deposits_list": return response(200, [])
         case "create_recipient": return response(201, ["recipient_id": "rec-1"])

@@ -27,7 +27,10 @@ struct Fault: Sendable {
     }
 
     var json: JSONValue {
-        ["method": .string(method), "path": .string("/" + pattern.joined(separator: "/")), "kind": .string(kind), "remaining": .int(remaining)]
+        [
+            "method": .string(method), "path": .string("/" + pattern.joined(separator: "/")), "kind": .string(kind),
+            "remaining": .int(remaining),
+        ]
     }
 
     /// The HTML page a gateway answers with when the upstream is down.
@@ -86,7 +89,8 @@ struct Fault: Sendable {
             action = .respond(SandboxResponse(status: status, headers: [("content-type", contentType)] + headers, body: payload))
         case "html":
             action = .respond(
-                SandboxResponse(status: status ?? 502, headers: [("content-type", "text/html")] + headers, body: htmlErrorPage(status: status ?? 502))
+                SandboxResponse(
+                    status: status ?? 502, headers: [("content-type", "text/html")] + headers, body: htmlErrorPage(status: status ?? 502))
             )
         case "malformed_json":
             action = .respond(

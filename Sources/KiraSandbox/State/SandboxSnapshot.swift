@@ -64,4 +64,3 @@ struct SandboxSnapshot: Codable, Sendable {
         try AtomicFile.replace(path, with: Array(try encoder.encode(self)))
     }
 }
-

@@ -257,7 +257,8 @@ extension SandboxState {
         guard key.utf8.count <= 255 else {
             throw APIError.api(400, "validation_error", "Idempotency key must be at most 255 characters")
         }
-        let canonicalBody = (try? JSONValue.parse(context.request.body).text(.canonical)) ?? String(decoding: context.request.body, as: UTF8.self)
+        let canonicalBody =
+            (try? JSONValue.parse(context.request.body).text(.canonical)) ?? String(decoding: context.request.body, as: UTF8.self)
         let fingerprint = "\(context.request.method) \(context.request.path) \(canonicalBody)"
         if let record = tenants[context.clientID]!.resources.idempotency[key] {
             guard record.fingerprint == fingerprint else {

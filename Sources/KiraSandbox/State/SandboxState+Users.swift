@@ -137,7 +137,9 @@ extension SandboxState {
                     throw APIError.validation(path, "Expected an object, got \(document.typeName)")
                 }
                 let file = try BodyFields(documentObject, prefix: path + ".").requiredString("file")
-                let acceptedPrefixes = ["data:image/png;base64,", "data:image/jpeg;base64,", "data:image/jpg;base64,", "data:application/pdf;base64,"]
+                let acceptedPrefixes = [
+                    "data:image/png;base64,", "data:image/jpeg;base64,", "data:image/jpg;base64,", "data:application/pdf;base64,",
+                ]
                 guard acceptedPrefixes.contains(where: { file.hasPrefix($0) }), file.count > 40 else {
                     throw APIError.validation(
                         path + ".file", "Must be a data URL of a PNG, JPEG or PDF image (data:image/png;base64,…)"
@@ -187,7 +189,10 @@ extension SandboxState {
         schedule(.accountReady, account.id, clientID: context.clientID, after: configuration.virtualAccountReadyAfter)
         emit(
             "virtual_account.created", clientID: context.clientID,
-            data: ["virtual_account_id": .string(account.id), "user_id": .string(userID), "status": .string(account.status(for: context.version))]
+            data: [
+                "virtual_account_id": .string(account.id), "user_id": .string(userID),
+                "status": .string(account.status(for: context.version)),
+            ]
         )
         return .created(account.json(version: context.version))
     }

@@ -252,7 +252,9 @@ public actor SandboxState {
             tenants[clientID]!.resources.accounts[id] = account
             emit(
                 "virtual_account.activated", clientID: clientID,
-                data: ["virtual_account_id": .string(id), "user_id": .string(account.userID), "account_number": .string(account.accountNumber)]
+                data: [
+                    "virtual_account_id": .string(id), "user_id": .string(account.userID), "account_number": .string(account.accountNumber),
+                ]
             )
         case .payoutStep:
             guard var payout = tenants[clientID]!.resources.payouts[id], payout.step < Payout.progression.count - 1 else {
@@ -263,7 +265,9 @@ public actor SandboxState {
             tenants[clientID]!.resources.payouts[id] = payout
             emit("payout.status_changed", clientID: clientID, data: ["payout_id": .string(id), "status": .string(payout.statusText)])
             if payout.step == Payout.progression.count - 1 {
-                emit("payout.completed", clientID: clientID, data: ["payout_id": .string(id), "amount": .string(Money.format(payout.amountCents))])
+                emit(
+                    "payout.completed", clientID: clientID,
+                    data: ["payout_id": .string(id), "amount": .string(Money.format(payout.amountCents))])
             } else {
                 // From this step's due time, so one large clock jump plays every step.
                 schedule(.payoutStep, id, clientID: clientID, after: configuration.payoutStepInterval, from: at)

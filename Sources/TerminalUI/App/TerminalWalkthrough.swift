@@ -4,9 +4,9 @@ import WalkthroughCore
 import WalkthroughRunner
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The full-screen walkthrough: a `WalkthroughPresenter` whose decisions come from keys.
@@ -28,7 +28,8 @@ public final class TerminalWalkthrough: WalkthroughPresenter {
         public var environment: [String: String]
 
         public init(
-            flowTitle: String, sessionName: String, targetLabel: String, isLocalEmulator: Bool, stepTitles: [String], stateDirectory: String,
+            flowTitle: String, sessionName: String, targetLabel: String, isLocalEmulator: Bool, stepTitles: [String],
+            stateDirectory: String,
             environment: [String: String]
         ) {
             self.flowTitle = flowTitle
@@ -217,8 +218,12 @@ public final class TerminalWalkthrough: WalkthroughPresenter {
         case .character("?"): screen.showHelp = true
         case .tab: cycleFocus(by: 1)
         case .backTab: cycleFocus(by: -1)
-        case .character("j"), .down where !isBlocked: scroll(by: 1)
-        case .character("k"), .up where !isBlocked: scroll(by: -1)
+        case .character("j"),
+            .down where !isBlocked:
+            scroll(by: 1)
+        case .character("k"),
+            .up where !isBlocked:
+            scroll(by: -1)
         case .pageDown: scroll(by: 15)
         case .pageUp: scroll(by: -15)
         case .character("g"), .home: screen.scroll[screen.focus] = 0
@@ -326,7 +331,10 @@ public final class TerminalWalkthrough: WalkthroughPresenter {
             screen.flash = "This request has no body to edit"
             return
         }
-        let editor = configuration.environment["VISUAL"].flatMap { $0.isEmpty ? nil : $0 } ?? configuration.environment["EDITOR"].flatMap { $0.isEmpty ? nil : $0 } ?? "vi"
+        let editor =
+            configuration.environment["VISUAL"].flatMap { $0.isEmpty ? nil : $0 } ?? configuration.environment["EDITOR"].flatMap {
+                $0.isEmpty ? nil : $0
+            } ?? "vi"
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("kira-walkthrough-body-\(getpid()).json").path
         var text = body.text(.pretty) + "\n"
         var problem: String?
@@ -371,7 +379,8 @@ public final class TerminalWalkthrough: WalkthroughPresenter {
         }
         let command = CurlCommand.render(preview, baseURLVariable: "KIRA_BASE_URL", baseURL: Self.baseURL(of: preview))
         let path = "\(configuration.stateDirectory)/\(configuration.sessionName).\(preview.requestID).curl.sh"
-        FileManager.default.createFile(atPath: path, contents: Data(("#!/usr/bin/env bash\n" + command + "\n").utf8), attributes: [.posixPermissions: 0o700])
+        FileManager.default.createFile(
+            atPath: path, contents: Data(("#!/usr/bin/env bash\n" + command + "\n").utf8), attributes: [.posixPermissions: 0o700])
         terminal.writeRaw("\u{1B}]52;c;\(Data(command.utf8).base64EncodedString())\u{07}")
         // Short, so the path fits the footer: it is what a person copies next.
         let home = NSHomeDirectory()

@@ -2,9 +2,9 @@ import CNcursesw
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A key press, decoded.
@@ -55,7 +55,10 @@ final class NcursesTerminal {
         return NcursesTerminal(screen: screen, window: window, input: input, output: output, colors: colors)
     }
 
-    private init(screen: OpaquePointer, window: UnsafeMutablePointer<WINDOW>, input: UnsafeMutablePointer<FILE>, output: UnsafeMutablePointer<FILE>, colors: Bool) {
+    private init(
+        screen: OpaquePointer, window: UnsafeMutablePointer<WINDOW>, input: UnsafeMutablePointer<FILE>, output: UnsafeMutablePointer<FILE>,
+        colors: Bool
+    ) {
         self.screen = screen
         self.window = window
         self.input = input

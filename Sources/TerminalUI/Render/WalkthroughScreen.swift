@@ -58,7 +58,10 @@ public struct WalkthroughScreen: Sendable {
     /// A one-line message (copied to clipboard, editor errors…).
     public var flash: String?
 
-    public init(flowTitle: String, sessionName: String, targetLabel: String, isLocalEmulator: Bool, steps: [(title: String, state: StepState)], mode: Mode) {
+    public init(
+        flowTitle: String, sessionName: String, targetLabel: String, isLocalEmulator: Bool, steps: [(title: String, state: StepState)],
+        mode: Mode
+    ) {
         self.flowTitle = flowTitle
         self.sessionName = sessionName
         self.targetLabel = targetLabel
@@ -73,7 +76,8 @@ public struct WalkthroughScreen: Sendable {
     public var footerKeys: [(key: String, action: String)] {
         var keys: [(String, String)] = []
         switch mode {
-        case .confirm: keys += [("Enter", "send"), ("e", "edit body"), ("c", "copy curl"), ("s", revealSecrets ? "hide secrets" : "reveal")]
+        case .confirm:
+            keys += [("Enter", "send"), ("e", "edit body"), ("c", "copy curl"), ("s", revealSecrets ? "hide secrets" : "reveal")]
         case .blocked(let blocked, _):
             keys += [("Enter", "recommended"), ("1-\(min(9, blocked.remedies.count))", "choose"), ("↑↓", "select")]
         case .input: keys += [("Enter", "accept"), ("Esc", "cancel")]
@@ -82,7 +86,8 @@ public struct WalkthroughScreen: Sendable {
         case .resend: keys += [("Enter/y", "send again"), ("n", "don't")]
         case .sending, .starting, .complete, .stopped: break
         }
-        if case .input = mode {} else {
+        if case .input = mode {
+        } else {
             keys += [("Tab", "focus"), ("j/k", "scroll"), ("h", "headers"), ("?", "help"), ("q", "quit")]
         }
         return keys
@@ -218,7 +223,9 @@ public struct WalkthroughRenderer: Sendable {
         grid.fill(row: row, column: 0, width: grid.width, style: style(TextStyle(reverse: true)))
         var x = 1
         if let flash = screen.flash {
-            grid.put(DisplayWidth.truncate(flash, to: grid.width - 2), row: row, column: 1, style: style(TextStyle(color: .yellow, bold: true, reverse: true)))
+            grid.put(
+                DisplayWidth.truncate(flash, to: grid.width - 2), row: row, column: 1,
+                style: style(TextStyle(color: .yellow, bold: true, reverse: true)))
             return
         }
         for key in screen.footerKeys {
@@ -232,7 +239,9 @@ public struct WalkthroughRenderer: Sendable {
     func renderMain(_ screen: WalkthroughScreen, _ grid: inout ScreenGrid, left: Int, width: Int) {
         var row = 2
         let bottom = grid.height - 2
-        let title = screen.cursor < screen.steps.count ? "Step \(screen.cursor + 1) of \(screen.steps.count) · \(screen.steps[screen.cursor].title)" : "Walkthrough"
+        let title =
+            screen.cursor < screen.steps.count
+            ? "Step \(screen.cursor + 1) of \(screen.steps.count) · \(screen.steps[screen.cursor].title)" : "Walkthrough"
         grid.put(DisplayWidth.truncate(title, to: width), row: row, column: left, style: style(TextStyle(bold: true)))
         row += 1
         for line in wrap(screen.explanation, width: width).prefix(4) {
@@ -287,11 +296,14 @@ public struct WalkthroughRenderer: Sendable {
                 drawSpans(lines[index], &grid, row: row, left: left, width: width)
             } else if let body {
                 let line = Self.mask(String(body.lines[index - headerCount]), secrets: preview.secrets, reveal: screen.revealSecrets)
-                drawSpans(PrettyBody.spans(of: Substring(line), colored: body.isJSON).map { ($0.0, style($0.1)) }, &grid, row: row, left: left, width: width)
+                drawSpans(
+                    PrettyBody.spans(of: Substring(line), colored: body.isJSON).map { ($0.0, style($0.1)) }, &grid, row: row, left: left,
+                    width: width)
             }
         }
         if total > height - 1 {
-            renderPosition(first: offset + 1, last: min(total, offset + height - 1), total: total, &grid, row: top, left: left, width: width)
+            renderPosition(
+                first: offset + 1, last: min(total, offset + height - 1), total: total, &grid, row: top, left: left, width: width)
         }
         return top + height
     }
@@ -336,14 +348,17 @@ public struct WalkthroughRenderer: Sendable {
             if index < headerCount {
                 drawSpans(lines[index], &grid, row: row, left: left, width: width)
             } else if let body, index - headerCount < body.lines.count {
-                drawSpans(PrettyBody.spans(of: body.lines[index - headerCount], colored: body.isJSON).map { ($0.0, style($0.1)) }, &grid, row: row, left: left, width: width)
+                drawSpans(
+                    PrettyBody.spans(of: body.lines[index - headerCount], colored: body.isJSON).map { ($0.0, style($0.1)) }, &grid,
+                    row: row, left: left, width: width)
             } else {
                 let line = trailer[index - headerCount - (body?.lines.count ?? 0)]
                 drawSpans([(line.0, style(line.1))], &grid, row: row, left: left, width: width)
             }
         }
         if total > height - 1 {
-            renderPosition(first: offset + 1, last: min(total, offset + height - 1), total: total, &grid, row: top, left: left, width: width)
+            renderPosition(
+                first: offset + 1, last: min(total, offset + height - 1), total: total, &grid, row: top, left: left, width: width)
         }
         return top + height
     }
@@ -388,14 +403,23 @@ public struct WalkthroughRenderer: Sendable {
         var lines: [(String, TextStyle)] = []
         switch screen.mode {
         case .starting(let message):
-            lines.append(("\(glyphs.spinner[Int(now.timeIntervalSince1970 * 10) % glyphs.spinner.count]) \(message)", TextStyle(color: .cyan)))
+            lines.append(
+                ("\(glyphs.spinner[Int(now.timeIntervalSince1970 * 10) % glyphs.spinner.count]) \(message)", TextStyle(color: .cyan)))
         case .confirm:
             lines.append(("Press Enter to send this request.", TextStyle(color: .cyan, bold: true)))
         case .sending(let since):
-            lines.append(("\(glyphs.spinner[Int(now.timeIntervalSince(since) * 10) % glyphs.spinner.count]) Sending… \(String(format: "%.1f", now.timeIntervalSince(since))) s", TextStyle(color: .cyan)))
+            lines.append(
+                (
+                    "\(glyphs.spinner[Int(now.timeIntervalSince(since) * 10) % glyphs.spinner.count]) Sending… \(String(format: "%.1f", now.timeIntervalSince(since))) s",
+                    TextStyle(color: .cyan)
+                ))
         case .waiting(let next, let attempt, let quirk, let explain):
             let left = max(0, next.timeIntervalSince(now))
-            lines.append(("\(glyphs.spinner[Int(now.timeIntervalSince1970 * 10) % glyphs.spinner.count]) Waiting\(quirk.map { " on \($0)" } ?? ""): poll \(attempt + 1) in \(String(format: "%.1f", left)) s", TextStyle(color: .cyan, bold: true)))
+            lines.append(
+                (
+                    "\(glyphs.spinner[Int(now.timeIntervalSince1970 * 10) % glyphs.spinner.count]) Waiting\(quirk.map { " on \($0)" } ?? ""): poll \(attempt + 1) in \(String(format: "%.1f", left)) s",
+                    TextStyle(color: .cyan, bold: true)
+                ))
             if let explain { for line in wrap(explain, width: width) { lines.append((line, TextStyle(dim: true))) } }
         case .input(let request, let text):
             lines.append((request.prompt + (request.optional ? " (optional)" : ""), TextStyle(bold: true)))
@@ -408,12 +432,20 @@ public struct WalkthroughRenderer: Sendable {
             for line in wrap(blocked.explanation, width: width).prefix(5) { lines.append((line, .plain)) }
             for (index, remedy) in blocked.remedies.enumerated() {
                 let marker = index == selection ? glyphs.current[0] : " "
-                let tag = remedy.recommended ? "  (recommended)" : remedy.available ? "" : "  — \(remedy.unavailableReason ?? "unavailable")"
-                let lineStyle = !remedy.available ? TextStyle(dim: true) : index == selection ? TextStyle(color: .green, bold: true, reverse: true) : remedy.recommended ? TextStyle(color: .green, bold: true) : TextStyle.plain
+                let tag =
+                    remedy.recommended ? "  (recommended)" : remedy.available ? "" : "  — \(remedy.unavailableReason ?? "unavailable")"
+                let lineStyle =
+                    !remedy.available
+                    ? TextStyle(dim: true)
+                    : index == selection
+                        ? TextStyle(color: .green, bold: true, reverse: true)
+                        : remedy.recommended ? TextStyle(color: .green, bold: true) : TextStyle.plain
                 lines.append(("\(marker) \(index + 1). \(remedy.label)\(tag)", lineStyle))
             }
         case .resend:
-            lines.append(("The last run stopped while this request was in flight. It has no idempotency key:", TextStyle(color: .yellow, bold: true)))
+            lines.append(
+                ("The last run stopped while this request was in flight. It has no idempotency key:", TextStyle(color: .yellow, bold: true))
+            )
             lines.append(("send it again? Enter/y yes, n no.", .plain))
         case .failed(let message):
             lines.append(("\(glyphs.failed[0]) The step failed", TextStyle(color: .red, bold: true)))

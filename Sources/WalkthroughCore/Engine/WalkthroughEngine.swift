@@ -407,11 +407,14 @@ public struct WalkthroughEngine: Sendable {
             event(index, .operator, rule.id, "Operator (standing in for your Kira contact): \(action.verb.rawValue) \(id)", now)
             return .performOperator(OperatorRequest(verb: action.verb, id: id, label: render(remedy.label) ?? remedy.label))
         case .restart(let from):
-            guard let target = flow.steps[index].requests.firstIndex(where: { $0.id == from }) else { return fail(index, "Unknown request \(from)") }
+            guard let target = flow.steps[index].requests.firstIndex(where: { $0.id == from }) else {
+                return fail(index, "Unknown request \(from)")
+            }
             session.idempotencyKeys["\(flow.steps[index].id)/\(from)"] = nil
             // A new resource, not a replay: values generated for the old one (a unique email) go too.
             let restarted = flow.steps[index].requests[target]
-            for name in restarted.path.references + ((try? restarted.body?.templateReferences()) ?? []) ?? [] where flow.input(name)?.generate != nil {
+            for name in restarted.path.references + ((try? restarted.body?.templateReferences()) ?? []) ?? []
+            where flow.input(name)?.generate != nil {
                 session.inputs[name] = nil
             }
             update(index) {
@@ -563,13 +566,16 @@ public struct WalkthroughEngine: Sendable {
         }
         let text: String
         if let record {
-            text = record.verified
+            text =
+                record.verified
                 ? "The \(record.event) webhook arrived (\(record.eventID)), its x-signature-sha256 verified: the deposit is confirmed."
                 : "The \(record.event) webhook arrived (\(record.eventID)), but its signature did NOT verify with the registered secret."
         } else if listening {
-            text = "No \(expectation.event) webhook within \(Int(expectation.timeout)) s. Webhooks are delivered once, without retry; the 201 already confirmed the deposit."
+            text =
+                "No \(expectation.event) webhook within \(Int(expectation.timeout)) s. Webhooks are delivered once, without retry; the 201 already confirmed the deposit."
         } else {
-            text = "The \(expectation.event) webhook confirms this in a real integration; run with --webhook-listen HOST:PORT to receive it here."
+            text =
+                "The \(expectation.event) webhook confirms this in a real integration; run with --webhook-listen HOST:PORT to receive it here."
         }
         event(index, .note, "Q-DEPOSIT-INVISIBLE", text, now)
         update(index) {
@@ -745,7 +751,10 @@ public struct WalkthroughEngine: Sendable {
         }
         let path = request.path.render(lookup) ?? request.path.source
         var body: JSONValue?
-        if let template = request.body { body = Self.renderJSON(template, lookup: lookup, raw: { overrides[$0] == nil && !secretNames.contains($0) ? self.session.captures[$0] : nil }) }
+        if let template = request.body {
+            body = Self.renderJSON(
+                template, lookup: lookup, raw: { overrides[$0] == nil && !secretNames.contains($0) ? self.session.captures[$0] : nil })
+        }
         var key: String?
         if request.idempotency {
             let keyName = "\(flow.steps[stepIndex].id)/\(request.id)"
@@ -758,7 +767,8 @@ public struct WalkthroughEngine: Sendable {
         }
         return .success(
             RenderedRequest(
-                stepID: flow.steps[stepIndex].id, requestID: request.id, label: request.label.flatMap { render($0) }, method: request.method,
+                stepID: flow.steps[stepIndex].id, requestID: request.id, label: request.label.flatMap { render($0) },
+                method: request.method,
                 path: path, auth: request.auth, idempotencyKey: key, body: body, repeatable: request.repeatable
             )
         )
@@ -802,7 +812,8 @@ public struct WalkthroughEngine: Sendable {
             noteQuirks(request, response, stepIndex: index, now: now)
             return onSuccess(&self)
         }
-        for rule in request.quirks where rule.effect == .block && !record.suppressedQuirks.contains(rule.id) && matches(rule.when, response) {
+        for rule in request.quirks where rule.effect == .block && !record.suppressedQuirks.contains(rule.id) && matches(rule.when, response)
+        {
             if statusOK { _ = applyCaptures(request, response, stepIndex: index, lenient: true) }
             noteQuirks(request, response, stepIndex: index, now: now)
             return block(on: rule, request: request, stepIndex: index, now: now)
@@ -845,7 +856,8 @@ public struct WalkthroughEngine: Sendable {
     }
 
     /// Applies captures; a missing one fails the step (unless `lenient`).
-    mutating func applyCaptures(_ request: FlowRequest, _ response: ResponseSummary, stepIndex: Int, lenient: Bool = false) -> EngineAction? {
+    mutating func applyCaptures(_ request: FlowRequest, _ response: ResponseSummary, stepIndex: Int, lenient: Bool = false) -> EngineAction?
+    {
         for capture in request.captures {
             let found = response.json.flatMap { json in capture.paths.lazy.compactMap { $0.resolve(in: json) }.first }
             guard let found, found != .null || lenient else {
@@ -935,7 +947,8 @@ public struct WalkthroughEngine: Sendable {
                 reason = "already tried \(Self.remedyLimit) times"
             }
             options.append(
-                RemedyOption(label: render(remedy.label) ?? remedy.label, available: available, recommended: false, unavailableReason: reason)
+                RemedyOption(
+                    label: render(remedy.label) ?? remedy.label, available: available, recommended: false, unavailableReason: reason)
             )
         }
         if let first = options.firstIndex(where: \.available) { options[first].recommended = true }
@@ -950,7 +963,9 @@ public struct WalkthroughEngine: Sendable {
     }
 
     func rule(_ quirkID: String, stepIndex index: Int) -> QuirkRule? {
-        guard let blockedRequest = session.steps[index].blocked?.requestID ?? session.steps[index].active?.request.requestID else { return nil }
+        guard let blockedRequest = session.steps[index].blocked?.requestID ?? session.steps[index].active?.request.requestID else {
+            return nil
+        }
         for request in flow.steps[index].requestsIncludingRemedies where request.id == blockedRequest {
             if let rule = request.quirks.first(where: { $0.id == quirkID }) { return rule }
         }
@@ -984,7 +999,8 @@ public struct WalkthroughEngine: Sendable {
     mutating func afterPrompt(_ index: Int, _ pending: PendingRemedy, now: Date) -> EngineAction {
         guard let (_, remedy) = remedy(pending.quirk, pending.remedy, stepIndex: index) else { return resume(now: now) }
         if case .prompt(_, let validation?) = remedy.kind {
-            return sendRemedyRequest(validation, origin: .validation(quirk: pending.quirk, remedy: pending.remedy), stepIndex: index, now: now)
+            return sendRemedyRequest(
+                validation, origin: .validation(quirk: pending.quirk, remedy: pending.remedy), stepIndex: index, now: now)
         }
         return continueAfter(remedy, stepIndex: index, now: now)
     }
@@ -1018,7 +1034,9 @@ public struct WalkthroughEngine: Sendable {
     }
 
     mutating func sendProbe(stepIndex index: Int, quirk: String, remedyIndex: Int, now: Date) -> EngineAction {
-        guard let search = session.steps[index].search, let request = flowRequest(index) else { return fail(index, "No search in progress") }
+        guard let search = session.steps[index].search, let request = flowRequest(index) else {
+            return fail(index, "No search in progress")
+        }
         switch render(request, stepIndex: index, now: now, overrides: [search.input: Amount.format(search.probeCents)]) {
         case .failure(let box): return box.action
         case .success(var rendered):
@@ -1048,7 +1066,8 @@ public struct WalkthroughEngine: Sendable {
         if let passing = search.passingCents {
             if passing - search.failingCents <= 1 || search.calls >= search.maxCalls {
                 session.inputs[search.input] = Amount.format(passing)
-                let precision = passing - search.failingCents <= 1 ? "to the cent" : "within \(Amount.format(passing - search.failingCents))"
+                let precision =
+                    passing - search.failingCents <= 1 ? "to the cent" : "within \(Amount.format(passing - search.failingCents))"
                 event(
                     index, .search, quirk,
                     "The smallest amount the preview accepts is \(Amount.format(passing)) (\(precision), \(search.calls) preview calls); \(search.input) is now \(Amount.format(passing)).",

@@ -32,7 +32,8 @@ public struct FlowLoader {
             loader.validate(flow)
         }
         guard let flow, loader.problems.isEmpty else {
-            throw FlowLoadError(problems: loader.problems.sorted { ($0.location.line, $0.location.column) < ($1.location.line, $1.location.column) })
+            throw FlowLoadError(
+                problems: loader.problems.sorted { ($0.location.line, $0.location.column) < ($1.location.line, $1.location.column) })
         }
         return flow
     }
@@ -186,7 +187,8 @@ public struct FlowLoader {
             problem(node, "Input '\(name)' must be a mapping (env, prompt, secret, default, format, optional, generate, credential)")
             return nil
         }
-        checkKeys(mapping, allowed: ["env", "prompt", "secret", "default", "format", "optional", "generate", "credential"], in: "input '\(name)'")
+        checkKeys(
+            mapping, allowed: ["env", "prompt", "secret", "default", "format", "optional", "generate", "credential"], in: "input '\(name)'")
         var format = FlowInput.Format.text
         if let node = mapping["format"], let text = string(node, "format") {
             if let value = FlowInput.Format(rawValue: text) { format = value } else { problem(node, "format must be text, uuid or amount") }
@@ -198,7 +200,9 @@ public struct FlowLoader {
         }
         var credential: Credential?
         if let node = mapping["credential"], let text = string(node, "credential") {
-            if let value = Credential(rawValue: text) { credential = value } else {
+            if let value = Credential(rawValue: text) {
+                credential = value
+            } else {
                 problem(node, "credential must be api_key, client_id or password")
             }
         }
@@ -246,7 +250,8 @@ public struct FlowLoader {
     }
 
     static let requestKeys: Set<String> = [
-        "id", "label", "method", "path", "auth", "idempotency", "safe_to_repeat", "body", "expect", "capture", "wait", "quirks", "when", "webhook",
+        "id", "label", "method", "path", "auth", "idempotency", "safe_to_repeat", "body", "expect", "capture", "wait", "quirks", "when",
+        "webhook",
     ]
 
     mutating func parseRequest(_ node: Node) -> FlowRequest? {
@@ -339,7 +344,9 @@ public struct FlowLoader {
         let nodes = node.sequence.map(Array.init) ?? [node]
         var values: [Int] = []
         for item in nodes {
-            if let value = item.int, (100...599).contains(value) { values.append(value) } else {
+            if let value = item.int, (100...599).contains(value) {
+                values.append(value)
+            } else {
                 problem(item, "'\(what)' holds HTTP statuses (100-599)")
             }
         }
@@ -422,13 +429,18 @@ public struct FlowLoader {
             problem(node, "A condition is a mapping: status, code, message_contains, field, equals, not_in, case_sensitive")
             return nil
         }
-        checkKeys(mapping, allowed: ["status", "code", "message_contains", "field", "equals", "not_in", "case_sensitive"], in: "a condition")
+        checkKeys(
+            mapping, allowed: ["status", "code", "message_contains", "field", "equals", "not_in", "case_sensitive"], in: "a condition")
         var condition = ResponseCondition()
         if let statusNode = mapping["status"] { condition.status = integers(statusNode, "status") }
         condition.code = optionalString(mapping, "code")
         condition.messageContains = optionalString(mapping, "message_contains")
         if let fieldNode = mapping["field"] {
-            if let text = fieldNode.string, let path = JSONPath(text) { condition.field = path } else { problem(fieldNode, "field is a JSON path") }
+            if let text = fieldNode.string, let path = JSONPath(text) {
+                condition.field = path
+            } else {
+                problem(fieldNode, "field is a JSON path")
+            }
         }
         func values(_ key: String) -> [JSONValue]? {
             guard let node = mapping[key] else { return nil }
@@ -463,7 +475,9 @@ public struct FlowLoader {
         let interval = seconds(mapping, "interval") ?? 2
         var backoff = 1.0
         if let backoffNode = mapping["backoff"] {
-            if let value = backoffNode.float ?? backoffNode.int.map(Double.init), value >= 1 { backoff = value } else {
+            if let value = backoffNode.float ?? backoffNode.int.map(Double.init), value >= 1 {
+                backoff = value
+            } else {
                 problem(backoffNode, "backoff is a factor of at least 1")
             }
         }
@@ -544,7 +558,11 @@ public struct FlowLoader {
             checkKeys(searchMapping, allowed: ["input", "span", "max_calls"], in: "a search remedy")
             var span = 2048
             if let spanText = optionalString(searchMapping, "span") {
-                if let cents = Amount.cents(spanText), cents > 0 { span = cents } else { problem(searchMapping["span"], "span is an amount such as \"20.48\"") }
+                if let cents = Amount.cents(spanText), cents > 0 {
+                    span = cents
+                } else {
+                    problem(searchMapping["span"], "span is an amount such as \"20.48\"")
+                }
             }
             let maxCalls = searchMapping["max_calls"]?.int ?? 12
             if maxCalls < 2 { problem(searchMapping["max_calls"], "max_calls must be at least 2") }

@@ -28,12 +28,18 @@ extension FlowLoader {
         func references(_ text: String) -> [String] { (try? Template(parsing: text).references) ?? [] }
 
         for input in flow.inputs {
-            if let defaultValue = input.defaultValue, !defaultValue.contains("{{"), let problem = WalkthroughEngine.check(defaultValue, input: input) {
+            if let defaultValue = input.defaultValue, !defaultValue.contains("{{"),
+                let problem = WalkthroughEngine.check(defaultValue, input: input)
+            {
                 problems.append(FlowProblem(location: input.location, message: "The default of '\(input.name)' is not valid: \(problem)"))
             }
-            if let defaultValue = input.defaultValue { checkReferences(references(defaultValue), at: input.location, "the default of input '\(input.name)'") }
+            if let defaultValue = input.defaultValue {
+                checkReferences(references(defaultValue), at: input.location, "the default of input '\(input.name)'")
+            }
             if input.secret, input.defaultValue != nil {
-                problems.append(FlowProblem(location: input.location, message: "Secret input '\(input.name)' must not have a default written in the file"))
+                problems.append(
+                    FlowProblem(
+                        location: input.location, message: "Secret input '\(input.name)' must not have a default written in the file"))
             }
         }
         for step in flow.steps {
@@ -46,7 +52,8 @@ extension FlowLoader {
             }
             var requestIDs = Set<String>()
             for request in step.requests where !requestIDs.insert(request.id).inserted {
-                problems.append(FlowProblem(location: request.location, message: "Request id '\(request.id)' is used twice in step '\(step.id)'"))
+                problems.append(
+                    FlowProblem(location: request.location, message: "Request id '\(request.id)' is used twice in step '\(step.id)'"))
             }
             for request in step.requestsIncludingRemedies {
                 problems += Self.problems(in: request, inputNames: inputNames, known: known)
@@ -62,12 +69,18 @@ extension FlowLoader {
                         checkReferences(references(remedy.label), at: remedy.location, "a remedy label")
                         switch remedy.kind {
                         case .restart(let from) where !requestIDs.contains(from):
-                            problems.append(FlowProblem(location: remedy.location, message: "restart names '\(from)', which is no request of step '\(step.id)'"))
+                            problems.append(
+                                FlowProblem(
+                                    location: remedy.location, message: "restart names '\(from)', which is no request of step '\(step.id)'")
+                            )
                         case .prompt(let input, _) where !inputNames.contains(input):
                             problems.append(FlowProblem(location: remedy.location, message: "prompt asks for unknown input '\(input)'"))
                         case .search(let input, _, _):
                             if flow.input(input)?.format != .amount {
-                                problems.append(FlowProblem(location: remedy.location, message: "search needs an input of format amount; '\(input)' is not one"))
+                                problems.append(
+                                    FlowProblem(
+                                        location: remedy.location, message: "search needs an input of format amount; '\(input)' is not one")
+                                )
                             }
                         case .operatorAction(let action):
                             checkReferences(references(action.id), at: remedy.location, "an operator action")
@@ -96,7 +109,9 @@ extension FlowLoader {
         if let body = request.body {
             check((try? body.templateReferences()) ?? [], request.fieldLocations["body"] ?? request.location, "the body of '\(request.id)'")
         }
-        if let equals = request.webhook?.equals { check((try? Template(parsing: equals).references) ?? [], request.location, "the webhook wait of '\(request.id)'") }
+        if let equals = request.webhook?.equals {
+            check((try? Template(parsing: equals).references) ?? [], request.location, "the webhook wait of '\(request.id)'")
+        }
         if let condition = request.condition, !inputNames.contains(condition.input) {
             problems.append(FlowProblem(location: request.location, message: "when refers to unknown input '\(condition.input)'"))
         }
@@ -117,7 +132,8 @@ extension FlowLoader {
             problems.append(
                 FlowProblem(
                     location: request.location,
-                    message: "POST \(request.path.source) needs 'idempotency: true': the API rejects it without an Idempotency-Key (Q-IDEMPOTENCY)"
+                    message:
+                        "POST \(request.path.source) needs 'idempotency: true': the API rejects it without an Idempotency-Key (Q-IDEMPOTENCY)"
                 )
             )
         }

@@ -48,4 +48,3 @@ public struct JSONPath: Sendable, Hashable, CustomStringConvertible {
         return current
     }
 }
-

@@ -8,7 +8,9 @@ public struct Redactor: Sendable {
     /// Header names whose values are credentials.
     public static let secretHeaders: Set<String> = ["x-api-key", "authorization", "cookie", "set-cookie", "x-admin-token"]
     /// JSON keys whose values are credentials wherever they appear.
-    public static let secretKeys: Set<String> = ["password", "access_token", "refresh_token", "api_key", "secret", "client_secret", "token"]
+    public static let secretKeys: Set<String> = [
+        "password", "access_token", "refresh_token", "api_key", "secret", "client_secret", "token",
+    ]
 
     /// Secret values known at run time (the api key, the password, the current token).
     public var values: [String]
