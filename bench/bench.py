@@ -858,7 +858,7 @@ def main():
                    "starts": starts, "inproc": inproc, "goals": goals}, out, indent=1, default=str)
     log(f"wrote {args.output} (raw figures in {raw}) in {context['duration_s']:.0f} s")
     for goal in goals:
-        log(f"{'ok    ' if goal['ok'] else 'MISSED'} {goal['what']}: {goal['measured']} (goal {goal['goal']})")
+        log(f"{'—     ' if goal['ok'] is None else 'ok    ' if goal['ok'] else 'MISSED'} {goal['what']}: {goal['measured']} (goal {goal['goal']})")
 
 
 if __name__ == "__main__":
