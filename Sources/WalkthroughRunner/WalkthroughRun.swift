@@ -129,6 +129,7 @@ struct Driver {
     var webhookURL: String?
     var webhookRegistered = false
     var recordedWebhooks = 0
+    var reportedViolations = 0
     /// How each step stood when the run began: a step that had started before is "resumed".
     let initialStates: [StepState]
 
@@ -159,6 +160,11 @@ struct Driver {
                 return .failed("Cannot save the session: \(error)")
             }
             await collectWebhooks()
+            // A phase change outside the transition table is an engine bug: never silent.
+            while reportedViolations < engine.violations.count {
+                await presenter.notice("Engine: a phase change the transition table does not allow: \(engine.violations[reportedViolations])")
+                reportedViolations += 1
+            }
             // The steps' states first, so a resumed run never shows its current step beside
             // finished steps still drawn as pending.
             await presenter.sessionChanged(engine.session, tokenExpiresAt: await client?.tokenExpiresAt)
@@ -166,6 +172,12 @@ struct Driver {
             switch action {
             case .finished:
                 return .completed
+            case .rejected(let rejected, let next):
+                // An event the current phase does not accept changed nothing; say so, and go on
+                // with what the phase needs.
+                await presenter.notice("Engine: \(rejected)")
+                action = next
+                continue
             case .stopped(let advice):
                 return .blocked(advice)
             case .needInput(let request):

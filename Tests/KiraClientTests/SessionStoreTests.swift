@@ -152,7 +152,7 @@ func mode(_ path: String) throws -> Int {
             session.pinnedVersion = "2026-04-14"
             session.captures["user_id"] = "6f1c0e1e-0000-4000-8000-000000000001"
             session.idempotencyKeys["create_user/create_user"] = "key-1"
-            session.steps[1].state = .succeeded
+            session.steps[1].phase = .succeeded
             session.record(
                 ExchangeRecord(
                     sequence: 1, stepID: "authenticate", requestID: "auth", note: nil, method: "POST",
@@ -348,13 +348,15 @@ func mode(_ path: String) throws -> Int {
         try withTemporaryDirectory { root in
             let store = SessionStore(directory: root)
             var done = try quickstartSession("b-done")
-            for index in done.steps.indices { done.steps[index].state = .succeeded }
+            for index in done.steps.indices { done.steps[index].phase = .succeeded }
             done.completedAt = Date(timeIntervalSince1970: 1_800_000_100)
             try store.save(done)
             var halfway = try quickstartSession("a-halfway")
-            halfway.steps[0].state = .succeeded
-            halfway.steps[1].state = .skipped
-            halfway.steps[2].state = .blocked
+            halfway.steps[0].phase = .succeeded
+            halfway.steps[1].phase = .skipped
+            halfway.steps[2].phase = .blocked(
+                BlockedQuirk(quirkID: "Q-NO-AUTO-VERIFY", requestID: "user_verified", explanation: "never verified", remedies: []),
+                active: nil)
             halfway.target = SessionTarget(kind: "url", baseURL: "https://example.test/sandbox", isEmulator: false)
             try store.save(halfway)
             write(store.path(for: "c-broken"), "nope".utf8)

@@ -101,12 +101,12 @@ import Testing
         while Date() < deadline, edited == nil {
             let text = (try? String(contentsOfFile: directory + "/default.json", encoding: .utf8)) ?? ""
             let exchanges = (try? JSONValue.parse(text))?["exchanges"]?.arrayValue ?? []
-            edited = exchanges.first { $0["requestID"]?.stringValue == "pin" && ($0["requestBody"]?.stringValue ?? "").contains("edited") }
+            edited = exchanges.first { $0["request_id"]?.stringValue == "pin" && ($0["request_body"]?.stringValue ?? "").contains("edited") }
             if edited == nil, tmux.screen.contains("Press Enter to send") { tmux.send("Enter") }
             try await Task.sleep(for: .milliseconds(200))
         }
         let exchange = try #require(edited, "the edited body was sent:\n\(tmux.screen)")
-        let body = try JSONValue.parse(try #require(exchange["requestBody"]?.stringValue))
+        let body = try JSONValue.parse(try #require(exchange["request_body"]?.stringValue))
         #expect(body["note"] == "edited")
         #expect(body["target_version"] == "2026-04-14")
         #expect(exchange["status"]?.intValue == 200, "the emulator ignores the unknown field")

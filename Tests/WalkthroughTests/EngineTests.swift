@@ -6,19 +6,6 @@ import Testing
 
 /// The walkthrough state machine, driven by events without any IO.
 @Suite struct EngineTests {
-    /// The legal transitions documented on `StepState`.
-    static let legal: [StepState: Set<StepState>] = [
-        .pending: [.awaitingInput, .ready, .succeeded, .skipped],
-        .awaitingInput: [.awaitingInput, .ready, .sending, .waiting, .succeeded, .pending],
-        .ready: [.sending, .skipped],
-        .sending: [.succeeded, .ready, .waiting, .blocked, .failed, .awaitingInput],
-        .waiting: [.waiting, .succeeded, .ready, .blocked, .failed, .awaitingInput],
-        .blocked: [.sending, .waiting, .awaitingInput, .ready, .succeeded, .skipped, .failed],
-        .failed: [.sending, .waiting, .ready, .skipped],
-        .succeeded: [],
-        .skipped: [],
-    ]
-
     /// One event for one action.
     func step(_ harness: inout EngineHarness, _ action: EngineAction) -> EngineAction {
         switch action {
@@ -49,10 +36,11 @@ import Testing
             action = step(&harness, action)
             let current = harness.engine.session.steps.map(\.state)
             for (before, after) in zip(previous, current) where before != after {
-                #expect(Self.legal[before, default: []].contains(after) || (before == .pending && after.isFinal), "\(before) → \(after)")
+                #expect(StepMachine.allows(before, after) || (before == .pending && after.isFinal), "\(before) → \(after)")
             }
             previous = current
         }
+        #expect(harness.engine.violations.isEmpty, "\(harness.engine.violations)")
         let session = harness.engine.session
         #expect(session.steps.allSatisfy { $0.state == .succeeded })
         #expect(session.isComplete)

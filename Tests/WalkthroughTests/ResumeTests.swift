@@ -58,7 +58,9 @@ import Testing
             return
         }
         #expect(request.requestID == "user_verified")
-        #expect(resumed.session.steps[3].state == .waiting)
+        // In flight again, as the first request of a new wait.
+        #expect(resumed.session.steps[3].state == .sending)
+        #expect(resumed.session.steps[3].wait == WaitProgress(startedAt: resumed.session.steps[3].wait?.startedAt, attempt: 0))
         // The Kira contact verified the user overnight: the walkthrough goes on.
         let next = resumed.received(response(200, ["id": "user-1", "status": "VERIFIED"]), now: Date())
         guard case .confirm(let va) = next else {

@@ -65,11 +65,13 @@ struct EngineHarness {
     }
 
     /// Runs until the engine needs something the script does not give, or `limit` actions.
-    mutating func run(from action: EngineAction? = nil, limit: Int = 400, stopWhen: (EngineAction) -> Bool = { _ in false }) -> EngineAction
-    {
+    mutating func run(
+        from action: EngineAction? = nil, limit: Int = 400, stopWhen: (EngineAction) -> Bool = { _ in false },
+        until: (WalkthroughEngine) -> Bool = { _ in false }
+    ) -> EngineAction {
         var action = action ?? engine.start(now: now)
         for _ in 0..<limit {
-            if stopWhen(action) { return action }
+            if stopWhen(action) || until(engine) { return action }
             switch action {
             case .finished, .stopped, .failed, .askResend:
                 return action
@@ -90,6 +92,9 @@ struct EngineHarness {
                 action = engine.operatorFinished(error: nil, now: now)
             case .awaitWebhook:
                 action = engine.webhookArrived(nil, listening: false, now: now)
+            case .rejected(let rejected, let next):
+                Issue.record("the engine rejected an event the harness sent: \(rejected)")
+                action = next
             }
         }
         Issue.record("the engine did not settle within \(limit) actions")

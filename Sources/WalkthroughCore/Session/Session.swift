@@ -1,37 +1,6 @@
 import Foundation
 import KiraJSON
 
-/// Where a step stands.
-///
-/// Legal transitions (anything else is a programming error the engine never makes):
-/// - `pending` → `awaitingInput` | `ready` | `succeeded` (no request applies) | `skipped`
-/// - `awaitingInput` → `awaitingInput` (invalid value) | `ready` | `sending` (a prompt remedy's
-///   validation request) | `waiting` (a prompt remedy that retries a wait)
-/// - `ready` → `sending` | `skipped`
-/// - `sending` → `succeeded` | `ready` (next request of the step) | `awaitingInput` (the next
-///   request needs a value) | `waiting` (a poll, or a webhook wait) | `blocked` | `failed`
-/// - `waiting` → `waiting` (another poll) | `succeeded` | `ready` | `awaitingInput` | `blocked` (a
-///   quirk, or the timeout) | `failed`
-/// - `blocked` → `sending` (a remedy's request, a search probe, a retry, a new run checking
-///   again) | `waiting` (keep waiting) | `awaitingInput` (a prompt) | `ready` (restart) |
-///   `succeeded` (proceed) | `skipped` | `failed`
-/// - `failed` → `sending` (retry, or a new run checking again) | `waiting` | `skipped`
-/// - `succeeded`, `skipped`: final.
-public enum StepState: String, Codable, Sendable, CaseIterable {
-    case pending
-    case awaitingInput = "awaiting_input"
-    case ready
-    case sending
-    case waiting
-    case succeeded
-    case blocked
-    case failed
-    case skipped
-
-    /// The step is over, one way or another.
-    public var isFinal: Bool { self == .succeeded || self == .skipped }
-}
-
 /// The target a session talks to.
 public struct SessionTarget: Codable, Sendable, Hashable {
     /// `local` (the embedded emulator), `sandbox` (the real Kira sandbox) or `url`.
@@ -46,6 +15,10 @@ public struct SessionTarget: Codable, Sendable, Hashable {
         self.kind = kind
         self.baseURL = baseURL
         self.isEmulator = isEmulator
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case kind, baseURL = "base_url", isEmulator = "is_emulator"
     }
 }
 
@@ -79,6 +52,10 @@ public struct RenderedRequest: Codable, Sendable, Hashable {
         self.idempotencyKey = idempotencyKey
         self.body = body
         self.repeatable = repeatable
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case stepID = "step_id", requestID = "request_id", label, method, path, auth, idempotencyKey = "idempotency_key", body, repeatable
     }
 }
 
@@ -137,6 +114,17 @@ public struct RemedyOption: Codable, Sendable, Hashable {
     public var recommended: Bool
     /// Why it is unavailable, when it is.
     public var unavailableReason: String?
+
+    public init(label: String, available: Bool, recommended: Bool, unavailableReason: String?) {
+        self.label = label
+        self.available = available
+        self.recommended = recommended
+        self.unavailableReason = unavailableReason
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case label, available, recommended, unavailableReason = "unavailable_reason"
+    }
 }
 
 /// A step stopped on a known quirk.
@@ -150,76 +138,163 @@ public struct BlockedQuirk: Codable, Sendable, Hashable {
     public var isTimeout = false
     /// The index of the recommended remedy (the first available one).
     public var recommended: Int? { remedies.firstIndex { $0.recommended } }
+
+    public init(quirkID: String, requestID: String, explanation: String, remedies: [RemedyOption], isTimeout: Bool = false) {
+        self.quirkID = quirkID
+        self.requestID = requestID
+        self.explanation = explanation
+        self.remedies = remedies
+        self.isTimeout = isTimeout
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case quirkID = "quirk_id", requestID = "request_id", explanation, remedies, isTimeout = "is_timeout"
+    }
 }
 
 /// What the step is sending and why.
 public struct ActiveRequest: Codable, Sendable, Hashable {
-    public enum Origin: Codable, Sendable, Hashable {
+    public enum Origin: Sendable, Hashable {
         /// The step's own request at `requestIndex`.
         case flow
         /// A remedy's follow-up request.
         case remedy(quirk: String, remedy: Int)
         /// A prompt remedy's validation request.
         case validation(quirk: String, remedy: Int)
-        /// A search probe.
-        case probe(quirk: String, remedy: Int)
+        /// A probe of an amount search, with the search so far.
+        case probe(quirk: String, remedy: Int, search: AmountSearch)
     }
 
     public var origin: Origin
     public var request: RenderedRequest
+
+    public init(origin: Origin, request: RenderedRequest) {
+        self.origin = origin
+        self.request = request
+    }
 }
 
-/// A bisection over an amount input (Q-PAYOUT-MIN).
-public struct SearchProgress: Codable, Sendable, Hashable {
-    public var input: String
-    /// The largest amount known to fail, in cents.
-    public var failingCents: Int
-    /// The smallest amount known to pass.
-    public var passingCents: Int?
-    /// The amount being probed.
-    public var probeCents: Int
-    public var calls: Int
-    public var maxCalls: Int
-    public var spanCents: Int
+extension ActiveRequest.Origin: Codable {
+    enum CodingKeys: String, CodingKey {
+        case kind, quirk, remedy, search
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let kind = try container.decode(String.self, forKey: .kind)
+        if kind == "flow" {
+            self = .flow
+            return
+        }
+        let quirk = try container.decode(String.self, forKey: .quirk)
+        let remedy = try container.decode(Int.self, forKey: .remedy)
+        switch kind {
+        case "remedy": self = .remedy(quirk: quirk, remedy: remedy)
+        case "validation": self = .validation(quirk: quirk, remedy: remedy)
+        case "probe": self = .probe(quirk: quirk, remedy: remedy, search: try container.decode(AmountSearch.self, forKey: .search))
+        default:
+            throw DecodingError.dataCorruptedError(forKey: .kind, in: container, debugDescription: "unknown request origin '\(kind)'")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case .flow: try container.encode("flow", forKey: .kind)
+        case .remedy(let quirk, let remedy):
+            try container.encode("remedy", forKey: .kind)
+            try container.encode(quirk, forKey: .quirk)
+            try container.encode(remedy, forKey: .remedy)
+        case .validation(let quirk, let remedy):
+            try container.encode("validation", forKey: .kind)
+            try container.encode(quirk, forKey: .quirk)
+            try container.encode(remedy, forKey: .remedy)
+        case .probe(let quirk, let remedy, let search):
+            try container.encode("probe", forKey: .kind)
+            try container.encode(quirk, forKey: .quirk)
+            try container.encode(remedy, forKey: .remedy)
+            try container.encode(search, forKey: .search)
+        }
+    }
 }
 
-/// A request the engine waits on: where a prompt remedy goes once its input is given.
+/// A remedy of a quirk, by the quirk's id and the remedy's index.
 public struct PendingRemedy: Codable, Sendable, Hashable {
     public var quirk: String
     public var remedy: Int
+
+    public init(quirk: String, remedy: Int) {
+        self.quirk = quirk
+        self.remedy = remedy
+    }
 }
 
-/// Everything the engine keeps about one step.
+/// Everything the engine keeps about one step: its phase (which carries the phase's own data)
+/// and what the step remembers across phases.
 public struct StepRecord: Codable, Sendable, Hashable {
     public var id: String
     public var title: String
-    public var state: StepState = .pending
+    /// Where the step stands. Changed only by the engine, through `StepMachine`.
+    public internal(set) var phase: StepPhase = .pending
     /// The flow request the step is at.
     public var requestIndex = 0
-    public var active: ActiveRequest?
-    public var blocked: BlockedQuirk?
-    public var failure: String?
-    /// The input being asked for, and why it is invalid when it was.
-    public var pendingInput: String?
-    public var inputError: String?
-    public var pendingRemedy: PendingRemedy?
-    /// The operator action in flight.
-    public var pendingOperator: PendingRemedy?
-    public var waitStartedAt: Date?
-    public var waitAttempt = 0
     /// Quirks a "keep waiting" remedy silenced for this step.
     public var suppressedQuirks: [String] = []
     /// Notes already shown in this step, so polling does not repeat them.
     public var notedQuirks: [String] = []
     /// How often each remedy was taken, to stop a loop.
     public var remedyUses: [String: Int] = [:]
-    public var search: SearchProgress?
-    /// After its request succeeded, the step waits for a webhook.
-    public var awaitingWebhook: Bool?
 
     public init(id: String, title: String) {
         self.id = id
         self.title = title
+    }
+
+    /// The phase's name.
+    public var state: StepState { phase.state }
+    /// The request the phase holds.
+    public var active: ActiveRequest? { phase.active }
+    /// The quirk that stopped the step.
+    public var blocked: BlockedQuirk? {
+        switch phase {
+        case .blocked(let blocked, _), .operating(_, let blocked, _): blocked
+        default: nil
+        }
+    }
+    /// Why the step failed.
+    public var failure: String? {
+        if case .failed(let message, _) = phase { return message }
+        return nil
+    }
+    /// The input being asked for.
+    public var pendingInput: String? {
+        if case .awaitingInput(let ask) = phase { return ask.name }
+        return nil
+    }
+    /// Why the last value given for the input was refused.
+    public var inputError: String? {
+        if case .awaitingInput(let ask) = phase { return ask.error }
+        return nil
+    }
+    /// The wait in progress.
+    public var wait: WaitProgress? {
+        switch phase {
+        case .sending(_, let wait): wait
+        case .waiting(_, let wait): wait
+        default: nil
+        }
+    }
+    /// Polls made by the wait in progress.
+    public var waitAttempt: Int { wait?.attempt ?? 0 }
+    /// The amount search in progress.
+    public var search: AmountSearch? {
+        if case .probe(_, _, let search)? = active?.origin { return search }
+        return nil
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, title, phase, requestIndex = "request_index", suppressedQuirks = "suppressed_quirks", notedQuirks = "noted_quirks",
+            remedyUses = "remedy_uses"
     }
 }
 
@@ -261,6 +336,12 @@ public struct ExchangeRecord: Codable, Sendable, Hashable {
         self.startedAt = startedAt
         self.durationMilliseconds = durationMilliseconds
     }
+
+    enum CodingKeys: String, CodingKey {
+        case sequence, stepID = "step_id", requestID = "request_id", note, method, url, requestHeaders = "request_headers",
+            requestBody = "request_body", status, responseHeaders = "response_headers", responseBody = "response_body", error,
+            startedAt = "started_at", durationMilliseconds = "duration_ms"
+    }
 }
 
 /// A webhook the run's listener received.
@@ -286,23 +367,6 @@ public struct WebhookEventRecord: Codable, Sendable, Hashable {
     }
 }
 
-/// What the engine expects from the webhook listener.
-public struct WebhookExpectation: Sendable, Hashable {
-    public var event: String
-    public var field: JSONPath?
-    /// The rendered value the field must have.
-    public var value: String?
-    public var timeout: Double
-
-    /// Whether `record` is the awaited event.
-    public func matches(_ record: WebhookEventRecord) -> Bool {
-        guard record.event == event else { return false }
-        guard let field, let value else { return true }
-        guard let body = record.body, let actual = field.resolve(in: body) else { return false }
-        return WalkthroughEngine.describe(actual) == value
-    }
-}
-
 /// Something that happened worth telling later: a quirk met, a remedy taken, a note.
 public struct SessionEvent: Codable, Sendable, Hashable {
     public enum Kind: String, Codable, Sendable {
@@ -314,6 +378,18 @@ public struct SessionEvent: Codable, Sendable, Hashable {
     public var kind: Kind
     public var quirkID: String?
     public var text: String
+
+    public init(at: Date, stepID: String, kind: Kind, quirkID: String?, text: String) {
+        self.at = at
+        self.stepID = stepID
+        self.kind = kind
+        self.quirkID = quirkID
+        self.text = text
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case at, stepID = "step_id", kind, quirkID = "quirk_id", text
+    }
 }
 
 /// The session file: a walkthrough's progress, enough to resume it anywhere.
@@ -321,7 +397,8 @@ public struct SessionEvent: Codable, Sendable, Hashable {
 /// Never holds a credential or a token: secret inputs and captures live in memory only, and
 /// recorded exchanges are redacted before they get here.
 public struct Session: Codable, Sendable {
-    public static let currentSchema = 1
+    /// 2: step phases, snake_case keys throughout; 1 is read through `SessionV1`.
+    public static let currentSchema = 2
 
     public var schemaVersion = Session.currentSchema
     public var name: String
@@ -374,6 +451,53 @@ public struct Session: Codable, Sendable {
         case createdAt = "created_at", updatedAt = "updated_at", completedAt = "completed_at"
         case steps, cursor, inputs, captures, idempotencyKeys = "idempotency_keys", pinnedVersion = "pinned_version"
         case exchanges, events, receivedWebhooks = "webhooks"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let schema = try container.decodeIfPresent(Int.self, forKey: .schemaVersion) ?? 1
+        if schema < 2 {
+            self = try SessionV1(from: decoder).migrated()
+            return
+        }
+        guard schema <= Self.currentSchema else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .schemaVersion, in: container, debugDescription: "schema \(schema) is newer than \(Self.currentSchema)")
+        }
+        schemaVersion = schema
+        name = try container.decode(String.self, forKey: .name)
+        flowID = try container.decode(String.self, forKey: .flowID)
+        flowTitle = try container.decode(String.self, forKey: .flowTitle)
+        flowFile = try container.decode(String.self, forKey: .flowFile)
+        target = try container.decode(SessionTarget.self, forKey: .target)
+        createdAt = try container.decode(Date.self, forKey: .createdAt)
+        updatedAt = try container.decode(Date.self, forKey: .updatedAt)
+        completedAt = try container.decodeIfPresent(Date.self, forKey: .completedAt)
+        steps = try container.decode([StepRecord].self, forKey: .steps)
+        cursor = try container.decode(Int.self, forKey: .cursor)
+        inputs = try container.decodeIfPresent([String: String].self, forKey: .inputs) ?? [:]
+        captures = try container.decodeIfPresent([String: JSONValue].self, forKey: .captures) ?? [:]
+        idempotencyKeys = try container.decodeIfPresent([String: String].self, forKey: .idempotencyKeys) ?? [:]
+        pinnedVersion = try container.decodeIfPresent(String.self, forKey: .pinnedVersion)
+        exchanges = try container.decodeIfPresent([ExchangeRecord].self, forKey: .exchanges) ?? []
+        events = try container.decodeIfPresent([SessionEvent].self, forKey: .events) ?? []
+        receivedWebhooks = try container.decodeIfPresent([WebhookEventRecord].self, forKey: .receivedWebhooks)
+    }
+
+    /// A session as loaded from parts (the migration of older files).
+    init(
+        name: String, flowID: String, flowTitle: String, flowFile: String, target: SessionTarget, createdAt: Date, updatedAt: Date,
+        completedAt: Date?, steps: [StepRecord]
+    ) {
+        self.name = name
+        self.flowID = flowID
+        self.flowTitle = flowTitle
+        self.flowFile = flowFile
+        self.target = target
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.completedAt = completedAt
+        self.steps = steps
     }
 
     /// Whether every step is over.
