@@ -55,10 +55,15 @@ let package = Package(
         ),
         /// Session files: where they live, atomic writes, locks.
         .target(name: "SessionStore", dependencies: ["WalkthroughCore", "DurableFiles"], swiftSettings: upcoming),
+        /// How a run talks to the person: the presenter protocol, with no network stack, so the
+        /// terminal interface and its tests build without any server or client package.
+        .target(name: "WalkthroughPresentation", dependencies: ["WalkthroughCore", "KiraJSON"], swiftSettings: upcoming),
         /// Runs a flow: the engine's actions performed with the client, the store and a presenter.
         .target(
             name: "WalkthroughRunner",
-            dependencies: ["WalkthroughCore", "KiraClient", "SessionStore", "DurableFiles", "KiraJSON", "WebhookInbox"],
+            dependencies: [
+                "WalkthroughCore", "WalkthroughPresentation", "KiraClient", "SessionStore", "DurableFiles", "KiraJSON", "WebhookInbox",
+            ],
             swiftSettings: upcoming
         ),
         /// Turns a session into a curl script, a HAR file or a Markdown transcript; checks flows. Pure.
@@ -69,7 +74,7 @@ let package = Package(
         /// The only module that imports CNcursesw.
         .target(
             name: "TerminalUI",
-            dependencies: ["CNcursesw", "WalkthroughCore", "WalkthroughRunner", "KiraJSON"],
+            dependencies: ["CNcursesw", "WalkthroughCore", "WalkthroughPresentation", "KiraJSON"],
             swiftSettings: upcoming
         ),
         /// A local listener for Kira webhooks: signature check, dedupe, records.
@@ -111,6 +116,7 @@ let package = Package(
                 "KiraSandbox",
                 "KiraJSON",
                 "WalkthroughCore",
+                "WalkthroughPresentation",
                 "WalkthroughRunner",
                 "KiraClient",
                 "SessionStore",
@@ -147,7 +153,8 @@ let package = Package(
         .testTarget(
             name: "WalkthroughTests",
             dependencies: [
-                "WalkthroughCore", "WalkthroughRunner", "KiraClient", "SessionStore", "KiraSandbox", "KiraJSON", "DurableFiles",
+                "WalkthroughCore", "WalkthroughPresentation", "WalkthroughRunner", "KiraClient", "SessionStore", "KiraSandbox", "KiraJSON",
+                "DurableFiles",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -156,7 +163,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TerminalUITests",
-            dependencies: ["TerminalUI", "WalkthroughCore", "WalkthroughRunner", "KiraJSON"],
+            dependencies: ["TerminalUI", "WalkthroughCore", "WalkthroughPresentation", "KiraJSON"],
             exclude: ["Snapshots"],
             swiftSettings: upcoming
         ),

@@ -1,7 +1,7 @@
 import Foundation
 import KiraJSON
 import WalkthroughCore
-import WalkthroughRunner
+import WalkthroughPresentation
 
 #if canImport(Glibc)
     import Glibc
@@ -51,19 +51,22 @@ struct PlainPresenter: WalkthroughPresenter {
         out("  ✓ \(state == .skipped ? "Skipped" : "Done")")
     }
 
-    func requestPreview(url: String, method: String, headers: [(String, String)], body: JSONValue?, label: String?) async {
+    func sessionChanged(_ session: Session, tokenExpiresAt: Date?) async {}
+
+    func requestPreview(_ preview: RequestPreview) async {
+        let masked = preview.masked
         out("")
-        out("→ Request it will send\(label.map { ": \($0)" } ?? "")")
-        out("    \(method) \(url)")
-        for (name, value) in headers { out("    \(name): \(value)") }
-        if let body { out(indent(body.text(.pretty))) }
+        out("→ Request it will send\(preview.label.map { ": \($0)" } ?? "")")
+        out("    \(preview.method) \(preview.url)")
+        for (name, value) in masked.headers { out("    \(name): \(value)") }
+        if let body = masked.body { out(indent(body.text(.pretty))) }
     }
 
-    func confirmSend() async -> Bool {
-        guard !unattended, interactive else { return true }
+    func sendDecision() async -> SendDecision {
+        guard !unattended, interactive else { return .send }
         FileHandle.standardOutput.write(Data("  Send it? [Y/n/q] ".utf8))
-        guard let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() else { return false }
-        return !(answer == "n" || answer == "q" || answer == "no")
+        guard let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() else { return .quit }
+        return answer == "n" || answer == "q" || answer == "no" ? .quit : .send
     }
 
     func exchange(_ exchange: ExchangeRecord) async {
@@ -202,9 +205,11 @@ struct PlainPresenter: WalkthroughPresenter {
         }
     }
 
-    func waiting(seconds: Double, attempt: Int, quirk: String?, explain: String?) async {
+    func wait(seconds: Double, attempt: Int, quirk: String?, explain: String?) async -> WaitResult {
         let about = quirk.map { " — waiting on \($0)\(explain.map { ": \($0)" } ?? "")" } ?? ""
         out(String(format: "  … poll %d, next in %.1f s%@", attempt, seconds, about))
+        try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+        return Task.isCancelled ? .quit : .elapsed
     }
 
     func operatorAction(_ action: OperatorRequest) async {

@@ -5,6 +5,7 @@ import KiraSandbox
 import SessionStore
 import TerminalUI
 import WalkthroughCore
+import WalkthroughPresentation
 import WalkthroughRunner
 
 #if canImport(Glibc)

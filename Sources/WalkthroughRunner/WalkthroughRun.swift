@@ -4,6 +4,7 @@ import KiraClient
 import KiraJSON
 import SessionStore
 import WalkthroughCore
+import WalkthroughPresentation
 import WebhookInbox
 
 /// The target a run talks to, once resolved.
@@ -17,18 +18,6 @@ public struct ResolvedTarget: Sendable {
         self.baseURL = baseURL
         self.isEmulator = isEmulator
     }
-}
-
-/// How a run ended; the command turns it into an exit code.
-public enum RunOutcome: Sendable, Equatable {
-    /// Every step is over.
-    case completed
-    /// Only a person can go on (exit code 3).
-    case blocked(String)
-    /// An error (exit code 1).
-    case failed(String)
-    /// The person stopped; the session is saved.
-    case quit
 }
 
 /// One run of a walkthrough: the engine, the client, the session store and a presenter.

@@ -6,6 +6,7 @@ import Testing
 
 @testable import KiraSandbox
 @testable import WalkthroughCore
+import WalkthroughPresentation
 @testable import WalkthroughRunner
 
 /// The whole quickstart and each quirk, end to end against the emulator over loopback.

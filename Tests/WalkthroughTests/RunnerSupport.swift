@@ -8,6 +8,7 @@ import Testing
 
 @testable import KiraSandbox
 @testable import WalkthroughCore
+import WalkthroughPresentation
 @testable import WalkthroughRunner
 
 /// An unattended presenter that records what a run showed, with hooks to act mid-run.
@@ -28,18 +29,20 @@ actor RecordingPresenter: WalkthroughPresenter {
     func hook(_ suffix: String, _ action: @escaping @Sendable () async -> Void) { hooks[suffix] = action }
 
     func stepStarted(index: Int, of total: Int, step: FlowStep, state: StepState) async {}
-    func requestPreview(url: String, method: String, headers: [(String, String)], body: JSONValue?, label: String?) async {
-        previews.append("\(method) \(url)")
-        if let key = hooks.keys.first(where: { url.hasSuffix($0) }) {
+    func stepFinished(index: Int, state: StepState) async {}
+    func sessionChanged(_ session: Session, tokenExpiresAt: Date?) async {}
+    func requestPreview(_ preview: RequestPreview) async {
+        previews.append("\(preview.method) \(preview.url)")
+        if let key = hooks.keys.first(where: { preview.url.hasSuffix($0) }) {
             pendingHook = hooks.removeValue(forKey: key)
         }
     }
-    func confirmSend() async -> Bool {
+    func sendDecision() async -> SendDecision {
         if let hook = pendingHook {
             pendingHook = nil
             await hook()
         }
-        return true
+        return .send
     }
     func exchange(_ exchange: ExchangeRecord) async { exchanges.append(exchange) }
     func captured(_ captures: [(name: String, value: String)]) async {}
@@ -51,7 +54,11 @@ actor RecordingPresenter: WalkthroughPresenter {
     }
     func askResend(_ request: RenderedRequest) async -> Bool? { true }
     func failed(stepID: String, message: String) async -> FailureChoice { .quit }
-    func waiting(seconds: Double, attempt: Int, quirk: String?, explain: String?) async {}
+    func wait(seconds: Double, attempt: Int, quirk: String?, explain: String?) async -> WaitResult {
+        try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+        return Task.isCancelled ? .quit : .elapsed
+    }
+    func webhookReceived(_ record: WebhookEventRecord) async {}
     func operatorAction(_ action: OperatorRequest) async {}
     func notice(_ text: String) async { notices.append(text) }
 }

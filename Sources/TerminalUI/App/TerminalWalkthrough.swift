@@ -1,7 +1,7 @@
 import Foundation
 import KiraJSON
 import WalkthroughCore
-import WalkthroughRunner
+import WalkthroughPresentation
 
 #if canImport(Glibc)
     import Glibc
@@ -416,10 +416,6 @@ extension TerminalWalkthrough {
         needsDraw = true
     }
 
-    public func requestPreview(url: String, method: String, headers: [(String, String)], body: JSONValue?, label: String?) async {}
-
-    public func confirmSend() async -> Bool { await sendDecision().isSend }
-
     public func sendDecision() async -> SendDecision {
         if quitRequested { return .quit }
         screen.mode = .confirm
@@ -475,8 +471,6 @@ extension TerminalWalkthrough {
         return await withCheckedContinuation { failedContinuation = $0 }
     }
 
-    public func waiting(seconds: Double, attempt: Int, quirk: String?, explain: String?) async {}
-
     public func wait(seconds: Double, attempt: Int, quirk: String?, explain: String?) async -> WaitResult {
         if quitRequested { return .quit }
         screen.mode = .waiting(next: Date().addingTimeInterval(seconds), attempt: attempt, quirk: quirk, explain: explain)
@@ -484,6 +478,12 @@ extension TerminalWalkthrough {
         needsDraw = true
         return await withCheckedContinuation { waitContinuation = $0 }
     }
+
+    /// The step list already shows it: the next `sessionChanged` redraws its glyph.
+    public func stepFinished(index: Int, state: StepState) async {}
+
+    /// Webhooks show in the session's events once the engine records them.
+    public func webhookReceived(_ record: WebhookEventRecord) async {}
 
     public func operatorAction(_ action: OperatorRequest) async {
         screen.flash = "As the Kira operator on the local emulator: \(action.verb.rawValue) \(action.id)"
@@ -501,12 +501,5 @@ extension TerminalWalkthrough {
         screen.pinnedVersion = session.pinnedVersion
         screen.tokenExpiresAt = tokenExpiresAt
         needsDraw = true
-    }
-}
-
-extension SendDecision {
-    var isSend: Bool {
-        if case .send = self { return true }
-        return false
     }
 }
