@@ -151,7 +151,8 @@ struct Driver {
             await collectWebhooks()
             // A phase change outside the transition table is an engine bug: never silent.
             while reportedViolations < engine.violations.count {
-                await presenter.notice("Engine: a phase change the transition table does not allow: \(engine.violations[reportedViolations])")
+                await presenter.notice(
+                    "Engine: a phase change the transition table does not allow: \(engine.violations[reportedViolations])")
                 reportedViolations += 1
             }
             // The steps' states first, so a resumed run never shows its current step beside

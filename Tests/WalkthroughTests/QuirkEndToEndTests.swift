@@ -3,10 +3,10 @@ import KiraClient
 import KiraJSON
 import SessionStore
 import Testing
+import WalkthroughPresentation
 
 @testable import KiraSandbox
 @testable import WalkthroughCore
-import WalkthroughPresentation
 @testable import WalkthroughRunner
 
 /// The whole quickstart and each quirk, end to end against the emulator over loopback.

@@ -5,10 +5,10 @@ import NIOCore
 import NIOHTTP1
 import SessionStore
 import Testing
+import WalkthroughPresentation
 
 @testable import KiraSandbox
 @testable import WalkthroughCore
-import WalkthroughPresentation
 @testable import WalkthroughRunner
 
 /// An unattended presenter that records what a run showed, with hooks to act mid-run.

@@ -123,6 +123,9 @@ import Testing
     }
 
     var credentials: [String: String] {
-        ["KIRA_API_KEY": "kira_sandbox_demo_key", "KIRA_CLIENT_ID": "5f3c9d2e-8a41-4b7e-9c06-1d2e3f4a5b6c", "KIRA_PASSWORD": "demo-password"]
+        [
+            "KIRA_API_KEY": "kira_sandbox_demo_key", "KIRA_CLIENT_ID": "5f3c9d2e-8a41-4b7e-9c06-1d2e3f4a5b6c",
+            "KIRA_PASSWORD": "demo-password",
+        ]
     }
 }

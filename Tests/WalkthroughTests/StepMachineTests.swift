@@ -164,7 +164,8 @@ import Testing
                     return cents >= minimumCents ? response(201, ["id": "t-1"]) : response(409, ["message": "too small"])
                 }
                 creates += 1
-                return creates <= conflicts ? response(409, ["code": "resource_conflict", "message": "taken"]) : response(201, ["id": "t-1"])
+                return creates <= conflicts
+                    ? response(409, ["code": "resource_conflict", "message": "taken"]) : response(201, ["id": "t-1"])
             case "lookup": return response(200, [["id": "t-1"]])
             case "check_other": return response(200, ["ok": true])
             case "tail": return response(200, ["ok": true])
@@ -319,7 +320,8 @@ import Testing
         record("wait skipped", skippedWait)
 
         var timedOut = harness(try machineFlow(), server: server(conflicts: 0, pollStatuses: ["PENDING"]))
-        guard case .blocked(let timeout) = timedOut.run(stopWhen: { if case .blocked = $0 { true } else { false } }), timeout.isTimeout else {
+        guard case .blocked(let timeout) = timedOut.run(stopWhen: { if case .blocked = $0 { true } else { false } }), timeout.isTimeout
+        else {
             throw MachineError.unexpected("the wait did not time out")
         }
         guard case .send = timedOut.engine.choose(remedy: 0, now: timedOut.now) else { throw MachineError.unexpected("keep waiting") }

@@ -200,7 +200,9 @@ extension WalkthroughEngine {
         case .failure(let box): return box.action
         case .success(var rendered):
             rendered.label = "Search probe \(search.calls + 1) of at most \(search.maxCalls): \(Amount.format(search.probeCents))"
-            enter(index, .sending(ActiveRequest(origin: .probe(quirk: quirk, remedy: remedyIndex, search: search), request: rendered), wait: nil))
+            enter(
+                index,
+                .sending(ActiveRequest(origin: .probe(quirk: quirk, remedy: remedyIndex, search: search), request: rendered), wait: nil))
             return .send(rendered)
         }
     }

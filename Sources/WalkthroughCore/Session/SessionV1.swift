@@ -60,7 +60,8 @@ struct SessionV1: Decodable {
             BlockedQuirk(
                 quirkID: quirkID, requestID: requestID, explanation: explanation,
                 remedies: remedies.map {
-                    RemedyOption(label: $0.label, available: $0.available, recommended: $0.recommended, unavailableReason: $0.unavailableReason)
+                    RemedyOption(
+                        label: $0.label, available: $0.available, recommended: $0.recommended, unavailableReason: $0.unavailableReason)
                 }, isTimeout: isTimeout ?? false)
         }
     }
@@ -105,7 +106,8 @@ struct SessionV1: Decodable {
             case .validation(let quirk, let remedy): origin = .validation(quirk: quirk, remedy: remedy)
             case .probe(let quirk, let remedy):
                 guard let search else { return nil }
-                var progress = AmountSearch(input: search.input, refusedCents: search.failingCents, spanCents: search.spanCents, maxCalls: search.maxCalls)
+                var progress = AmountSearch(
+                    input: search.input, refusedCents: search.failingCents, spanCents: search.spanCents, maxCalls: search.maxCalls)
                 progress.passingCents = search.passingCents
                 progress.probeCents = search.probeCents
                 progress.calls = search.calls
@@ -221,7 +223,9 @@ struct SessionV1: Decodable {
         session.idempotencyKeys = idempotencyKeys ?? [:]
         session.pinnedVersion = pinnedVersion
         session.exchanges = (exchanges ?? []).map(\.migrated)
-        session.events = (events ?? []).map { SessionEvent(at: $0.at, stepID: $0.stepID, kind: $0.kind, quirkID: $0.quirkID, text: $0.text) }
+        session.events = (events ?? []).map {
+            SessionEvent(at: $0.at, stepID: $0.stepID, kind: $0.kind, quirkID: $0.quirkID, text: $0.text)
+        }
         session.receivedWebhooks = receivedWebhooks
         return session
     }
