@@ -148,6 +148,40 @@ import Testing
         #expect(messages.contains { $0.contains("creates a cart") && $0.contains("not safe_to_repeat") }, "\(messages)")
     }
 
+    @Test func aFlowWithoutADescriptionKnowsNoAPIsRules() throws {
+        // What the quickstart's description forbids is nobody's rule here: the rules are data.
+        let text = """
+            flow: bare
+            title: Bare
+            api_version: "1"
+            steps:
+              - id: one
+                title: One
+                explain: x
+                requests:
+                  - id: create
+                    method: POST
+                    path: /v1/users
+                    auth: api_key
+                    safe_to_repeat: true
+                    expect: [201]
+                    quirks:
+                      - id: Q-ANYTHING
+                        effect: note
+                        when: { status: 201 }
+                        explain: x
+            """
+        let flow = try FlowLoader.load(text, file: "bare.yaml")
+        #expect(flow.api.rules.isEmpty && flow.api.quirks.isEmpty && flow.api.webhookRegistration == nil && flow.apiFile == nil)
+        #expect(flow.steps[0].requests[0].auth == .apiKey)
+        // Only validation asks for a catalogue, and says there is none.
+        let check = FlowLinter.check(text, file: "bare.yaml") { _ in nil }
+        #expect(
+            check.issues.map(\.message) == [
+                "Unknown quirk id 'Q-ANYTHING': the flow names no API description (api:), so it has no quirk catalogue"
+            ])
+    }
+
     @Test func problemsOfTheDescriptionAndAnUnreadableOneSurfaceWhenAFlowLoads() {
         var problems: [FlowProblem] = []
         do {

@@ -269,7 +269,10 @@ public enum FlowLinter {
                     )
                 )
             }
-            if request.safeToRepeat, !request.idempotency, let creates = traits.creates, traits.safeToRepeat != true {
+            // Only a rule's word counts here: the REST reading of an undescribed path is a guess.
+            if request.safeToRepeat, !request.idempotency, traits.safeToRepeat != true,
+                let creates = traits.matched.lazy.compactMap(\.creates).first
+            {
                 problems.append(
                     FlowProblem(
                         location: request.fieldLocations["safe_to_repeat"] ?? request.location,
