@@ -192,6 +192,13 @@ import Testing
         }
         #expect(
             problems.contains { $0.location.file == "flows/shop-api.yaml" && $0.location.line == 6 && $0.message.contains("METHOD /path") })
+        // What it could read still counts: its catalogue, so the flow's quirk ids are not reported too.
+        let quirky = Self.shopFlow + "\n        quirks: [{ id: Q-ONCE, effect: note, when: { status: 500 }, explain: x }]"
+        let broken = Self.description.replacingOccurrences(of: "match: POST /login", with: "match: POST login")
+        let check = FlowLinter.check(quirky, file: "flows/shop.yaml") { $0 == "shop-api.yaml" ? broken : nil }
+        #expect(check.issues.map(\.location.file) == ["flows/shop-api.yaml"], "\(check.issues)")
+        let unreadable = FlowLinter.check(quirky, file: "flows/shop.yaml") { _ in nil }
+        #expect(unreadable.issues.map(\.location.line) == [3], "only the api: line: \(unreadable.issues)")
         do {
             _ = try FlowLoader.load(Self.shopFlow, file: "flows/shop.yaml")
             Issue.record("a flow whose description cannot be read must not load")

@@ -406,6 +406,8 @@ public enum FlowLinter {
 
     /// Quirk ids the API description's catalogue does not list.
     static func unknownQuirks(_ flow: Flow, source: SourceText?) -> [FlowProblem] {
+        // A description the flow names but that could not be read is a problem of its own already.
+        if flow.apiFile != nil, flow.api.file.isEmpty { return [] }
         let known = flow.api.quirkIDs
         var problems: [FlowProblem] = []
         func unknown(_ id: String, at location: SourceLocation) {

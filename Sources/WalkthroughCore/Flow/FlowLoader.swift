@@ -100,11 +100,11 @@ public struct FlowLoader {
             apiFile = reference
             let path = Self.resolve(reference, relativeTo: file)
             if let apiText = readFile(reference) {
-                do {
-                    api = try APIDescription.parse(apiText, file: path)
-                } catch {
-                    problems += error.problems
-                }
+                // A description with problems still lends what it could read (its catalogue, its
+                // sound rules), so its problems are not echoed by every quirk id of the flow.
+                var apiLoader = FlowLoader(file: path)
+                if let parsed = apiLoader.parseAPI(apiText) { api = parsed }
+                problems += apiLoader.problems
             } else {
                 problem(apiNode, "Cannot read the API description '\(reference)' (\(path)) that the flow names")
             }
