@@ -65,11 +65,11 @@ extension CurlScript {
           [ "$ROUNDS" -le 50 ] || die "step $1 went round more than 50 times; giving up"
         }
 
-        # send_request METHOD PATH AUTH IDEMPOTENCY_KEY [BODY]: one call to the API with the headers of
-        # Q-AUTH-HEADERS (x-api-key always, a bearer token but on /auth), X-Api-Version until the pin
-        # (Q-VERSION-HEADER) and the Idempotency-Key of a creating call (Q-IDEMPOTENCY). Retries, with a
-        # growing pause, only what cannot duplicate anything (GET, keyed calls, /auth). Sets STATUS; the
-        # body is in $RESPONSE_FILE. Credentials go through a private header file, never the command line.
+        # send_request METHOD PATH AUTH IDEMPOTENCY_KEY [BODY]: one call to the API with the headers AUTH
+        # names (x-api-key unless none, a bearer token for bearer), X-Api-Version until the pin and the
+        # Idempotency-Key of a creating call. Retries, with a growing pause, only what cannot duplicate
+        # anything (GET, keyed calls, and calls made with SAFE_TO_REPEAT=yes). Sets STATUS; the body is
+        # in $RESPONSE_FILE. Credentials go through a private header file, never the command line.
         send_request() {
           local _method=$1 _path=$2 _auth=$3 _key=$4 _body=${5-} _attempt=1 _retryable=no
           {
@@ -81,7 +81,7 @@ extension CurlScript {
             if [ -n "$_key" ]; then printf 'idempotency-key: %s\n' "$_key"; fi
             if [ -n "$_body" ]; then printf 'content-type: application/json\n'; fi
           } >"$HEADER_FILE"
-          if [ "$_method" = GET ] || [ -n "$_key" ] || [ "$_path" = /auth ]; then _retryable=yes; fi
+          if [ "$_method" = GET ] || [ -n "$_key" ] || [ "${SAFE_TO_REPEAT-}" = yes ]; then _retryable=yes; fi
           printf '→ %s %s\n' "$_method" "$_path"
           while :; do
             if [ -n "$_body" ]; then

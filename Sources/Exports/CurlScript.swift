@@ -166,7 +166,9 @@ struct CurlScript {
             }
         }
         if !keys.isEmpty {
-            out.line("# Idempotency keys, made fresh when their request is first sent (Q-IDEMPOTENCY):")
+            out.line(
+                "# Idempotency keys, made fresh when their request is first sent"
+                    + (flow.api.ruleQuirks.idempotencyKey.map { " (\($0))" } ?? "") + ":")
             out.line(keys.map { "\($0)=\"\"" }.joined(separator: " "))
         }
     }
@@ -267,7 +269,7 @@ struct CurlScript {
     func sendFunction(_ request: FlowRequest, step: FlowStep, _ out: ScriptLines) {
         out.blank()
         out.comments(
-            "\(request.id): \(request.label ?? "\(request.method) \(request.path.source)") — \(RequestEffect.describe(method: request.method, path: request.path.source))"
+            "\(request.id): \(request.label ?? "\(request.method) \(request.path.source)") — \(flow.api.traits(method: request.method, path: request.path.source).effect)"
         )
         if let webhook = request.webhook {
             out.comments(
@@ -286,15 +288,18 @@ struct CurlScript {
             if let label = request.label { out.line("printf '\\n%s\\n' \(bindings.shellWord(label))") }
             let key = request.idempotency ? "\"$\(keyVariable(step, request))\"" : "\"\""
             let path = bindings.shellWord(request.path.source)
+            // What the flow marks safe to repeat is retried like a GET or a keyed call.
+            let send =
+                request.safeToRepeat && request.method != "GET" && !request.idempotency ? "SAFE_TO_REPEAT=yes send_request" : "send_request"
             if let body = request.body {
                 out.line("local body")
                 let arguments = bindings.jqArguments(body.references)
                 out.line(
                     "body=$(jq -n \(arguments.isEmpty ? "" : arguments + " ")\(ShellSyntax.singleQuoted(bindings.jqProgram(body, indent: "  "))))"
                 )
-                out.line("send_request \(request.method) \(path) \(request.auth.rawValue) \(key) \"$body\"")
+                out.line("\(send) \(request.method) \(path) \(request.auth.rawValue) \(key) \"$body\"")
             } else {
-                out.line("send_request \(request.method) \(path) \(request.auth.rawValue) \(key)")
+                out.line("\(send) \(request.method) \(path) \(request.auth.rawValue) \(key)")
             }
         }
         out.line("}")

@@ -26,15 +26,14 @@ public enum FlowPlan {
             if step.requests.isEmpty { out.append("   sends nothing") }
             for request in step.requests {
                 number += 1
-                let effect = RequestEffect.describe(method: request.method, path: request.path.source)
-                var line = " \(String(number).leftPadded(to: 2)). \(request.method) \(request.path.source) — \(effect)"
+                let traits = flow.api.traits(method: request.method, path: request.path.source)
+                var line = " \(String(number).leftPadded(to: 2)). \(request.method) \(request.path.source) — \(traits.effect)"
                 if request.idempotency { line += " [Idempotency-Key]" }
                 if let condition = request.condition {
                     line += " (only when \(condition.input) is \(condition.whenSet ? "set" : "not set"))"
                 }
                 out.append(line)
-                if effect.hasPrefix("creates") {
-                    let what = String(effect.dropFirst("creates ".count)).components(separatedBy: " on ").first ?? effect
+                if let what = traits.creates {
                     creates.append(what + (request.condition.map { " (when \($0.input) is \($0.whenSet ? "set" : "not set"))" } ?? ""))
                 }
                 out += details(request, step: step, flow: flow, indent: "       ")
@@ -100,7 +99,7 @@ public enum FlowPlan {
         case .request(let followUp):
             return [
                 indent
-                    + "\(bullet) may send \(followUp.method) \(followUp.path.source) — \(RequestEffect.describe(method: followUp.method, path: followUp.path.source)); \(then)"
+                    + "\(bullet) may send \(followUp.method) \(followUp.path.source) — \(effect(of: followUp, in: flow)); \(then)"
             ]
                 + details(followUp, step: step, flow: flow, indent: indent + "     ")
         case .wait:
@@ -108,7 +107,7 @@ public enum FlowPlan {
         case .prompt(let input, let validation?):
             return [
                 indent
-                    + "\(bullet) asks for \(input), then may send \(validation.method) \(validation.path.source) — \(RequestEffect.describe(method: validation.method, path: validation.path.source)); \(then)"
+                    + "\(bullet) asks for \(input), then may send \(validation.method) \(validation.path.source) — \(effect(of: validation, in: flow)); \(then)"
             ] + details(validation, step: step, flow: flow, indent: indent + "     ")
         case .prompt(let input, nil):
             return [indent + "\(bullet) asks for \(input); \(then)"]
@@ -125,16 +124,21 @@ public enum FlowPlan {
             ]
         case .restart(let from):
             let target = step.requests.first { $0.id == from }
-            let effect =
+            let again =
                 target.map {
-                    " — sends \($0.method) \($0.path.source) again\($0.idempotency ? " with a new Idempotency-Key: \(RequestEffect.describe(method: $0.method, path: $0.path.source)) anew" : "")"
+                    " — sends \($0.method) \($0.path.source) again\($0.idempotency ? " with a new Idempotency-Key: \(effect(of: $0, in: flow)) anew" : "")"
                 } ?? ""
-            return [indent + "\(bullet) restarts the step from \(from)\(effect)"]
+            return [indent + "\(bullet) restarts the step from \(from)\(again)"]
         case .proceed:
             return [indent + "\(bullet) treats the step as done"]
         case .stop:
             return [indent + "\(bullet) stops (\(remedy.label)): only a person can go on"]
         }
+    }
+
+    /// What `request` does, in words, as the flow's API description says.
+    static func effect(of request: FlowRequest, in flow: Flow) -> String {
+        flow.api.traits(method: request.method, path: request.path.source).effect
     }
 
     /// A condition in words: `status = VERIFIED`, `status 409 and code resource_conflict`.

@@ -144,48 +144,11 @@ extension Flow {
     var allCaptures: [Capture] {
         allRequests.flatMap { $0.request.captures }
     }
-
-    /// Every request in flow order with its step: each step's requests, each followed by the
-    /// requests its quirks' remedies may send (and theirs).
-    var allRequests: [(step: FlowStep, stepIndex: Int, request: FlowRequest, parent: FlowRequest?)] {
-        var all: [(FlowStep, Int, FlowRequest, FlowRequest?)] = []
-        func visit(_ request: FlowRequest, step: FlowStep, index: Int, parent: FlowRequest?) {
-            all.append((step, index, request, parent))
-            for followUp in request.remedyRequests { visit(followUp, step: step, index: index, parent: request) }
-        }
-        for (index, step) in steps.enumerated() {
-            for request in step.requests { visit(request, step: step, index: index, parent: nil) }
-        }
-        return all
-    }
 }
 
 extension FlowRequest {
-    /// The requests this request's quirks' remedies may send.
-    var remedyRequests: [FlowRequest] {
-        quirks.flatMap(\.remedies).compactMap { remedy in
-            switch remedy.kind {
-            case .request(let request): request
-            case .prompt(_, let request?): request
-            default: nil
-            }
-        }
-    }
-
     /// Every reference in the path and the body.
     var sentReferences: [String] {
         path.references + (body.map { $0.references } ?? [])
-    }
-}
-
-extension JSONValue {
-    /// The template references in this value's strings (malformed templates count as none).
-    var references: [String] {
-        switch self {
-        case .string(let text): return (try? Template(parsing: text).references) ?? []
-        case .array(let items): return items.flatMap(\.references)
-        case .object(let object): return object.entries.flatMap { $0.value.references }
-        default: return []
-        }
     }
 }

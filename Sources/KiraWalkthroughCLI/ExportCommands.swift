@@ -104,9 +104,10 @@ struct Flows: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check a flow file without sending anything, and print what it would send.",
             discussion: """
-                Reports every problem with its file, line and column (exit code 1): unknown references, captures used \
-                before they are captured, waits without an overall timeout, creating calls without an idempotency key, \
-                secrets written literally, unknown quirk ids. A valid flow prints its plan: the requests it will send \
+                Reports every problem with its file, line and column (exit code 1), in the flow and in the API \
+                description it names (api:): unknown references, captures used before they are captured, waits without \
+                an overall timeout, requests that break the API's rules (credentials, idempotency keys), secrets written \
+                literally, quirk ids the API's catalogue does not list. A valid flow prints its plan: the requests it will send \
                 in order, which are conditional, what remedies may send, and what each creates.
                 """
         )
@@ -118,9 +119,9 @@ struct Flows: ParsableCommand {
             guard let data = FileManager.default.contents(atPath: file) else {
                 throw CommandFailure(message: "Cannot read the flow file \(file)")
             }
-            let check = FlowLint.check(String(decoding: data, as: UTF8.self), file: file)
+            let check = FlowLinter.check(String(decoding: data, as: UTF8.self), file: file, readFile: FlowFile.besides(file))
             guard check.isValid, let flow = check.flow else {
-                for issue in check.issues { printError(issue.description) }
+                for issue in check.issues { printError(issue.diagnostic) }
                 printError("\(file): \(check.issues.count) problem\(check.issues.count == 1 ? "" : "s"); nothing was sent.")
                 throw ExitCode(1)
             }

@@ -216,6 +216,16 @@ struct CommandFailure: Error, CustomStringConvertible {
 
 /// Finding and loading a flow file.
 enum FlowFile {
+    /// Reads the files a flow at `path` names (its API description), relative to its directory.
+    static func besides(_ path: String) -> (String) -> String? {
+        { reference in
+            let file =
+                reference.hasPrefix("/")
+                ? reference : URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(reference).path
+            return try? String(contentsOfFile: file, encoding: .utf8)
+        }
+    }
+
     /// `--flow`, else `flows/quickstart.yaml` in the working directory, else beside the sources.
     static func load(_ explicit: String?) throws -> Flow {
         let candidates =
@@ -231,7 +241,7 @@ enum FlowFile {
             throw CommandFailure(message: "Cannot read the flow file \(path)")
         }
         do {
-            return try FlowLoader.load(text, file: explicit ?? "flows/quickstart.yaml")
+            return try FlowLoader.load(text, file: explicit ?? "flows/quickstart.yaml", readFile: besides(path))
         } catch {
             throw CommandFailure(message: "The flow is not valid:\n\(error)")
         }

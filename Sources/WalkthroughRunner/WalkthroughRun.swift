@@ -287,44 +287,71 @@ struct Driver {
         return engine.webhookArrived(nil, listening: true, now: Date())
     }
 
-    /// Registers the listener once a client exists: by itself on this project's emulator; on the
-    /// real sandbox only a public URL can receive webhooks, so it explains and registers the URL
-    /// given in `KIRA_WEBHOOK_PUBLIC_URL`, if any.
+    /// Registers the listener once a client exists, as the flow's API description says
+    /// (`webhooks.register`): by itself on this project's emulator; on another target only a public
+    /// URL can receive webhooks, so it explains and registers the URL given in the description's
+    /// `public_url_env` variable, if any. An API without a registration leaves the listener as it is.
     mutating func registerWebhookIfNeeded() async {
-        guard let inbox, let client, !webhookRegistered, let localURL = webhookURL, let clientID = engine.credential(.clientID) else {
+        guard let inbox, let client, !webhookRegistered, let localURL = webhookURL else { return }
+        guard let registration = engine.flow.api.webhookRegistration else {
+            webhookRegistered = true
             return
+        }
+        func notice(_ text: String, url: String) async {
+            await presenter.notice(
+                WebhookRegistration.notice(
+                    text, webhookURL: url, listenerURL: localURL, publicURLEnvironment: registration.publicURLEnvironment))
         }
         var url = localURL
         if !run.target.isEmulator {
-            guard let publicURL = run.sources.environment["KIRA_WEBHOOK_PUBLIC_URL"], !publicURL.isEmpty else {
-                await presenter.notice(
-                    "Webhooks: listening on \(localURL), but the real sandbox can only reach a public URL. Expose it with a tunnel and set KIRA_WEBHOOK_PUBLIC_URL to register it."
-                )
+            guard let variable = registration.publicURLEnvironment, let publicURL = run.sources.environment[variable], !publicURL.isEmpty
+            else {
+                await notice(registration.notices.needsPublicURL, url: localURL)
                 webhookRegistered = true
                 return
             }
             url = publicURL
         }
-        let registration = RenderedRequest(
-            stepID: engine.flow.steps[min(engine.session.cursor, engine.flow.steps.count - 1)].id, requestID: "register_webhook",
-            label: "Register the webhook listener", method: "POST", path: "/webhooks/register", auth: .bearer, idempotencyKey: nil,
-            body: ["client_uuid": .string(clientID), "webhook_url": .string(url), "secret": "{{ webhook_secret }}"], repeatable: true
-        )
         let secret = await inbox.secret
-        let outcome = await client.send(registration) { $0 == "webhook_secret" ? secret : nil }
+        let engine = self.engine
+        let secretNames = engine.secretNames
+        // What is not secret goes into the recorded body as is; secrets stay references the client
+        // fills when it sends, so they are never recorded.
+        let known: (String) -> String? = { name in
+            if name == "webhook_url" { return url }
+            if name == "webhook_secret" || secretNames.contains(name) || Credential(rawValue: name) != nil { return nil }
+            return engine.value(of: name)
+        }
+        let secretValue: @Sendable (String) -> String? = { name in
+            if name == "webhook_secret" { return secret }
+            if let credential = Credential(rawValue: name), let value = engine.credential(credential) { return value }
+            return engine.value(of: name)
+        }
+        let request = RenderedRequest(
+            stepID: engine.flow.steps[min(engine.session.cursor, engine.flow.steps.count - 1)].id, requestID: "register_webhook",
+            label: registration.label, method: registration.method, path: registration.path, auth: registration.auth, idempotencyKey: nil,
+            body: registration.renderedBody(known), repeatable: true
+        )
+        let outcome = await client.send(request, secret: secretValue)
         for var exchange in outcome.exchanges {
-            exchange.sequence = engine.nextExchangeSequence
+            exchange.sequence = self.engine.nextExchangeSequence
             exchange.requestBody = exchange.requestBody.map { Redactor(values: [secret]).redact($0) }
-            engine.record(exchange)
+            self.engine.record(exchange)
             await presenter.exchange(exchange)
         }
-        if case .response(let response) = outcome.result, response.status == 200 {
-            webhookRegistered = true
-            await presenter.notice("Webhooks: registered \(url); events will show as they arrive.")
+        webhookRegistered = true
+        if case .response(let response) = outcome.result, registration.expect.contains(response.status) {
+            await notice(registration.notices.registered, url: url)
         } else {
-            webhookRegistered = true
-            await presenter.notice("Webhooks: registering \(url) failed; the walkthrough goes on without them.")
+            await notice(registration.notices.failed, url: url)
         }
+    }
+
+    /// Whether `request` is the one that obtains the bearer token (a capture with the
+    /// `bearer_token` role): the webhook registration waits until it has.
+    func obtainsBearerToken(_ request: RenderedRequest) -> Bool {
+        guard let step = engine.flow.steps.first(where: { $0.id == request.stepID }) else { return false }
+        return step.requestsIncludingRemedies.contains { $0.id == request.requestID && $0.captures.contains { $0.role == .bearerToken } }
     }
 
     mutating func syncClient() async {
@@ -348,7 +375,7 @@ struct Driver {
     mutating func send(_ request: RenderedRequest) async -> EngineAction {
         if let problem = ensureClient() { return engine.transportFailed(problem, now: Date()) }
         await syncClient()
-        if request.requestID != "auth" || engine.bearerToken != nil { await registerWebhookIfNeeded() }
+        if !obtainsBearerToken(request) || engine.bearerToken != nil { await registerWebhookIfNeeded() }
         guard let client else { return engine.transportFailed("No client", now: Date()) }
         let secrets = engine.secrets
         let outcome = await client.send(request) { secrets[$0] }

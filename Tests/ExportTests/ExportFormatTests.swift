@@ -96,15 +96,16 @@ import WalkthroughCore
         #expect(scrubber.scrub(plain) == plain)
     }
 
-    @Test func whatARequestDoesIsSaidInWords() async {
-        #expect(RequestEffect.describe(method: "POST", path: "/v1/users") == "creates a user")
-        #expect(RequestEffect.describe(method: "GET", path: "/v1/users/{{ user_id }}") == "reads a user")
-        #expect(RequestEffect.describe(method: "POST", path: "/v1/virtual-accounts") == "creates a virtual account")
-        #expect(RequestEffect.describe(method: "POST", path: "/v1/virtual-accounts/{{ va_id }}/payout") == "creates a payout")
-        #expect(
-            RequestEffect.describe(method: "GET", path: "/v1/virtual-accounts?user_id={{ user_id }}") == "lists virtual accounts (filtered)"
-        )
-        #expect(RequestEffect.describe(method: "PUT", path: "/v1/recipients/{{ recipient_id }}") == "updates a recipient")
+    @Test func whatARequestDoesIsSaidInWords() async throws {
+        // What a request does comes from the flow's API description (its rules, else a REST reading).
+        let api = try KiraBinary.quickstartFlow().api
+        func describe(method: String, path: String) -> String { api.traits(method: method, path: path).effect }
+        #expect(describe(method: "POST", path: "/v1/users") == "creates a user")
+        #expect(describe(method: "GET", path: "/v1/users/{{ user_id }}") == "reads a user")
+        #expect(describe(method: "POST", path: "/v1/virtual-accounts") == "creates a virtual account")
+        #expect(describe(method: "POST", path: "/v1/virtual-accounts/{{ va_id }}/payout") == "creates a payout")
+        #expect(describe(method: "GET", path: "/v1/virtual-accounts?user_id={{ user_id }}") == "lists virtual accounts (filtered)")
+        #expect(describe(method: "PUT", path: "/v1/recipients/{{ recipient_id }}") == "updates a recipient")
     }
 
     @Test func aRemedyIsRecognisedByItsRenderedLabel() async {

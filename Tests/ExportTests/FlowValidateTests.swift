@@ -20,8 +20,12 @@ import WalkthroughCore
         let text = try Self.quickstartText
         #expect(text.contains(old), "the shipped flow no longer contains \(old)")
         let broken = text.replacingOccurrences(of: old, with: new)
-        let path = try KiraBinary.temporaryDirectory("kira-flows").appendingPathComponent(name).path
+        let directory = try KiraBinary.temporaryDirectory("kira-flows")
+        let path = directory.appendingPathComponent(name).path
         try Data(broken.utf8).write(to: URL(fileURLWithPath: path))
+        // The API description the flow names travels with it.
+        let api = try #require(KiraBinary.shippedFlowFile("kira-api.yaml"))
+        try Data(api.utf8).write(to: directory.appendingPathComponent("kira-api.yaml"))
         let lines = broken.components(separatedBy: "\n")
         let index = try #require(lines.firstIndex { $0.contains(marker) }, "\(marker) in the broken copy")
         let column = lines[index].distance(from: lines[index].startIndex, to: lines[index].range(of: marker)!.lowerBound) + 1
@@ -141,7 +145,7 @@ import WalkthroughCore
         var text = try Self.quickstartText
         text = text.replacingOccurrences(of: "- id: Q-ONE-VA", with: "- id: Q-NOT-A-QUIRK")
         text = text.replacingOccurrences(of: "sender_name: Walkthrough Sender", with: "sender_name: Bearer abcdefghijklmnopqrstuvwxyz")
-        let check = FlowLint.check(text, file: "many.yaml")
+        let check = FlowLinter.check(text, file: "many.yaml", readFile: KiraBinary.shippedFlowFile)
         #expect(!check.isValid)
         #expect(check.issues.count == 2, "\(check.issues)")
         #expect(check.issues.allSatisfy { $0.location.file == "many.yaml" && $0.location.line > 1 })
@@ -160,18 +164,24 @@ import WalkthroughCore
                 title: Only
                 explain: Nothing.
             """
-        let check = FlowLint.check(text, file: "cycle.yaml")
+        let check = FlowLinter.check(text, file: "cycle.yaml") { _ in nil }
         #expect(check.issues.contains { $0.message.contains("in a circle: first → second → first") }, "\(check.issues)")
         #expect(check.issues.first?.location.line == 5)
     }
 
-    @Test func theKnownQuirkIdsAreTheContractsAndTheWalkthroughsOwn() async {
-        for id in ["Q-ONE-VA", "Q-PAYOUT-MIN", "Q-NO-AUTO-VERIFY", "Q-PIN-FORWARD-ONLY", "Q-WAIT-TIMEOUT", "Q-LIMIT-100", "Q-TOKEN-TTL"] {
-            #expect(KnownQuirks.ids.contains(id), "\(id)")
+    @Test func theKnownQuirkIdsAreTheContractsAndTheWalkthroughsOwn() async throws {
+        // The catalogue is the API description's (flows/kira-api.yaml), plus the walkthrough's own id.
+        let known = try KiraBinary.quickstartFlow().api.quirkIDs
+        for id in [
+            "Q-ONE-VA", "Q-PAYOUT-MIN", "Q-NO-AUTO-VERIFY", "Q-PIN-FORWARD-ONLY", "Q-WAIT-TIMEOUT", "Q-LIMIT-100", "Q-TOKEN-TTL",
+            "Q-NOT-TRIGGERED",
+        ] {
+            #expect(known.contains(id), "\(id)")
         }
-        #expect(KnownQuirks.ids.count == 20)
+        // The contract's nineteen, the pin's forward-only rule, and the walkthrough's wait timeout.
+        #expect(known.count == 21)
         // Every quirk the shipped flow uses is known.
-        let check = FlowLint.check((try? Self.quickstartText) ?? "", file: "flows/quickstart.yaml")
+        let check = FlowLinter.check((try? Self.quickstartText) ?? "", file: "flows/quickstart.yaml", readFile: KiraBinary.shippedFlowFile)
         #expect(check.isValid, "\(check.issues)")
     }
 }

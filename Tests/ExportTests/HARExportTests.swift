@@ -211,10 +211,7 @@ struct HARValidator {
     }
 
     @Test func aSecretThatSlippedIntoARecordIsMaskedOnTheWayOut() throws {
-        let flow = try FlowLoader.load(
-            try String(contentsOf: KiraBinary.packageRoot.appendingPathComponent("flows/quickstart.yaml"), encoding: .utf8),
-            file: "flows/quickstart.yaml"
-        )
+        let flow = try KiraBinary.quickstartFlow()
         var session = Session(
             name: "leaky", flow: flow, target: SessionTarget(kind: "url", baseURL: "http://127.0.0.1:1/sandbox", isEmulator: true),
             now: Date())

@@ -44,7 +44,7 @@ import Testing
 
     func problems(_ yaml: String) -> [FlowProblem] {
         do {
-            _ = try FlowLoader.load(yaml, file: "broken.yaml")
+            _ = try FlowLoader.load(yaml, file: "broken.yaml", readFile: shippedFlowFile)
             return []
         } catch {
             return error.problems
@@ -115,9 +115,11 @@ import Testing
     }
 
     @Test func everyProblemIsReportedAtOnce() {
+        // The API's rules (an idempotency key on POST /v1/users) come from the shipped description.
         let yaml = """
             flow: t
             title: T
+            api: kira-api.yaml
             api_version: "1"
             steps:
               - id: one

@@ -7,17 +7,22 @@ import Testing
 /// The repository's root, for the shipped flow.
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
+/// Reads a file the shipped flows name (their API description), from `flows/`.
+func shippedFlowFile(_ reference: String) -> String? {
+    try? String(contentsOf: packageRoot.appendingPathComponent("flows").appendingPathComponent(reference), encoding: .utf8)
+}
+
 /// The shipped quickstart flow.
 func quickstart() throws -> Flow {
     let text = try String(contentsOf: packageRoot.appendingPathComponent("flows/quickstart.yaml"), encoding: .utf8)
-    return try FlowLoader.load(text, file: "flows/quickstart.yaml")
+    return try FlowLoader.load(text, file: "flows/quickstart.yaml", readFile: shippedFlowFile)
 }
 
 /// The quickstart with a textual edit, for provoking quirks.
 func quickstart(replacing old: String, with new: String) throws -> Flow {
     let text = try String(contentsOf: packageRoot.appendingPathComponent("flows/quickstart.yaml"), encoding: .utf8)
     precondition(text.contains(old), "the flow no longer contains \(old)")
-    return try FlowLoader.load(text.replacingOccurrences(of: old, with: new), file: "flows/quickstart.yaml")
+    return try FlowLoader.load(text.replacingOccurrences(of: old, with: new), file: "flows/quickstart.yaml", readFile: shippedFlowFile)
 }
 
 /// Deterministic ids: id-1, id-2, …

@@ -114,23 +114,9 @@ extension WalkthroughEngine {
         }
     }
 
-    /// Records what became of an awaited webhook.
-    mutating func noteWebhook(
-        _ record: WebhookEventRecord?, expectation: WebhookExpectation, listening: Bool, stepIndex index: Int, now: Date
-    ) {
-        let text: String
-        if let record {
-            text =
-                record.verified
-                ? "The \(record.event) webhook arrived (\(record.eventID)), its x-signature-sha256 verified: the deposit is confirmed."
-                : "The \(record.event) webhook arrived (\(record.eventID)), but its signature did NOT verify with the registered secret."
-        } else if listening {
-            text =
-                "No \(expectation.event) webhook within \(Int(expectation.timeout)) s. Webhooks are delivered once, without retry; the 201 already confirmed the deposit."
-        } else {
-            text =
-                "The \(expectation.event) webhook confirms this in a real integration; run with --webhook-listen HOST:PORT to receive it here."
-        }
-        event(index, .note, "Q-DEPOSIT-INVISIBLE", text, now)
+    /// Records what became of an awaited webhook, in the words of the flow's `webhook:` block.
+    mutating func noteWebhook(_ record: WebhookEventRecord?, wait: WebhookWait, listening: Bool, stepIndex index: Int, now: Date) {
+        let outcome: WebhookWait.Outcome = record.map { .arrived($0) } ?? (listening ? .missed : .notListening)
+        event(index, .note, wait.quirk, wait.explanation(outcome) { value(of: $0) }, now)
     }
 }

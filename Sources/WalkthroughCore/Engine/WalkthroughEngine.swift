@@ -387,8 +387,8 @@ public struct WalkthroughEngine: Sendable {
         switch accept(.webhookArrived, now: now) {
         case .failure(let rejected): return rejected.action
         case .success(let index):
-            guard let expectation = webhookExpectation(index) else { return advance(index, now: now) }
-            noteWebhook(record, expectation: expectation, listening: listening, stepIndex: index, now: now)
+            guard let wait = flowRequest(index)?.webhook else { return advance(index, now: now) }
+            noteWebhook(record, wait: wait, listening: listening, stepIndex: index, now: now)
             return advance(index, now: now)
         }
     }

@@ -30,6 +30,11 @@ public struct Flow: Sendable {
     public var steps: [FlowStep]
     /// The file it came from.
     public var file: String
+    /// What the flow knows about its API: request rules, the quirk catalogue, the webhook
+    /// registration (from the file `api:` names; `APIDescription.empty` when it names none).
+    public var api: APIDescription = .empty
+    /// The `api:` reference as written (`kira-api.yaml`, relative to the flow file).
+    public var apiFile: String?
 
     /// The input called `name`.
     public func input(_ name: String) -> FlowInput? { inputs.first { $0.name == name } }
@@ -141,6 +146,76 @@ public struct WebhookWait: Sendable {
     public var equals: String?
     /// Seconds to wait at most.
     public var timeout: Double
+    /// The quirk the explanation is about, named with the note the engine records.
+    public var quirk: String?
+    /// What the engine says once the wait is over, whichever way it ended.
+    public var explain: Explanations = .standard
+
+    /// The references an explanation may use besides the flow's inputs and captures: `event` (the
+    /// event name), `event_id` (the received event's id, only once one arrived) and `timeout`
+    /// (the wait's bound in whole seconds).
+    public static let references: Set<String> = ["event", "event_id", "timeout"]
+
+    /// How a webhook wait ended.
+    public enum Outcome: Sendable {
+        /// The awaited event arrived; its signature verified or not.
+        case arrived(WebhookEventRecord)
+        /// The run was listening, but nothing arrived within the timeout.
+        case missed
+        /// The run has no listener, so nothing could arrive.
+        case notListening
+    }
+
+    /// The texts for each way a wait ends: templates over `references` and the flow's values.
+    public struct Explanations: Sendable {
+        /// The event arrived and its signature verified (`verified:`).
+        public var verified: String
+        /// The event arrived but its signature did not verify (`unverified:`).
+        public var unverified: String
+        /// Listening, nothing arrived in time (`missed:`).
+        public var missed: String
+        /// No listener (`not_listening:`).
+        public var notListening: String
+
+        /// Every text.
+        public init(verified: String, unverified: String, missed: String, notListening: String) {
+            self.verified = verified
+            self.unverified = unverified
+            self.missed = missed
+            self.notListening = notListening
+        }
+
+        /// What a flow that gives no text gets.
+        public static let standard = Explanations(
+            verified: "The {{ event }} webhook arrived ({{ event_id }}) and its signature verified.",
+            unverified: "The {{ event }} webhook arrived ({{ event_id }}), but its signature did NOT verify with the registered secret.",
+            missed: "No {{ event }} webhook within {{ timeout }} s.",
+            notListening: "The {{ event }} webhook was not awaited: run with --webhook-listen HOST:PORT to receive it here."
+        )
+
+        /// The text for `outcome`, unrendered.
+        public func text(for outcome: Outcome) -> String {
+            switch outcome {
+            case .arrived(let record): record.verified ? verified : unverified
+            case .missed: missed
+            case .notListening: notListening
+            }
+        }
+    }
+
+    /// The note for `outcome`: its text with `event`, `event_id` and `timeout` filled, and every
+    /// other reference through `value` (the engine's inputs and captures); a reference nothing
+    /// fills stays as written.
+    public func explanation(_ outcome: Outcome, value: (String) -> String?) -> String {
+        let text = explain.text(for: outcome)
+        var own = ["event": event, "timeout": String(Int(timeout))]
+        if case .arrived(let record) = outcome {
+            own["event"] = record.event
+            own["event_id"] = record.eventID
+        }
+        guard let template = try? Template(parsing: text) else { return text }
+        return template.render { own[$0] ?? value($0) ?? "{{ \($0) }}" } ?? text
+    }
 }
 
 /// Sends a request only when an input is, or is not, set.

@@ -2,11 +2,21 @@ import Foundation
 import KiraJSON
 import Yams
 
-/// One problem found in a flow file.
+/// One problem found in a flow file (or in the API description it names).
 public struct FlowProblem: Sendable, Hashable, CustomStringConvertible {
     public var location: SourceLocation
     public var message: String
+
+    /// A problem at `location`.
+    public init(location: SourceLocation, message: String) {
+        self.location = location
+        self.message = message
+    }
+
     public var description: String { "\(location): \(message)" }
+
+    /// `file:line:column: error: message`, as compilers write it (what `flows validate` prints).
+    public var diagnostic: String { "\(location): error: \(message)" }
 }
 
 /// A flow file that cannot be used, with every problem found in it.
@@ -17,25 +27,42 @@ public struct FlowLoadError: Error, Sendable, CustomStringConvertible {
 
 /// Turns flow YAML into a validated `Flow`.
 ///
-/// Pure: it reads text, not files. The whole file is checked before anything is returned, so one
+/// Pure: it reads text, not files. A flow that names its API description (`api: kira-api.yaml`)
+/// gets that file's text from the caller through `readFile`, which receives the reference as
+/// written (relative to the flow file); problems in it name `resolve(_:relativeTo:)`'s path. The
+/// whole file is checked before anything is returned (`FlowLinter` at `.loading` scope), so one
 /// run reports every problem, each with its file, line and column. A reference to an unknown input
 /// or capture is one of them: it fails here, never at send time.
 public struct FlowLoader {
     let file: String
     var problems: [FlowProblem] = []
+    /// The description the flow names, once read: request rules give defaults while parsing.
+    var api = APIDescription.empty
 
-    /// Loads `text`, naming `file` in problems.
-    public static func load(_ text: String, file: String) throws(FlowLoadError) -> Flow {
+    /// Loads `text`, naming `file` in problems; `readFile` returns the text of a file the flow
+    /// names (its API description), or `nil` when it cannot be read.
+    public static func load(_ text: String, file: String, readFile: (String) -> String?) throws(FlowLoadError) -> Flow {
         var loader = FlowLoader(file: file)
-        let flow = loader.parse(text)
+        let flow = loader.parse(text, readFile: readFile)
         if let flow {
-            loader.validate(flow)
+            loader.problems += FlowLinter.problems(in: flow, scope: .loading)
         }
         guard let flow, loader.problems.isEmpty else {
-            throw FlowLoadError(
-                problems: loader.problems.sorted { ($0.location.line, $0.location.column) < ($1.location.line, $1.location.column) })
+            throw FlowLoadError(problems: FlowLinter.sorted(loader.problems, flowFile: file))
         }
         return flow
+    }
+
+    /// Loads a flow that names no other file: one that does (`api:`) is refused, since its API
+    /// description cannot be read.
+    public static func load(_ text: String, file: String) throws(FlowLoadError) -> Flow {
+        try load(text, file: file) { _ in nil }
+    }
+
+    /// The path of `reference` (as written in `file`), relative to `file`'s directory unless absolute.
+    public static func resolve(_ reference: String, relativeTo file: String) -> String {
+        guard !reference.hasPrefix("/"), let slash = file.lastIndex(of: "/") else { return reference }
+        return String(file[...slash]) + reference
     }
 
     init(file: String) { self.file = file }
@@ -52,7 +79,7 @@ public struct FlowLoader {
 
     // MARK: Parsing
 
-    mutating func parse(_ text: String) -> Flow? {
+    mutating func parse(_ text: String, readFile: (String) -> String?) -> Flow? {
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -67,7 +94,21 @@ public struct FlowLoader {
             problem(root, "A flow is a mapping with flow, title, api_version, inputs and steps")
             return nil
         }
-        checkKeys(mapping, allowed: ["flow", "title", "api_version", "inputs", "steps"], in: "a flow")
+        checkKeys(mapping, allowed: ["flow", "title", "api", "api_version", "inputs", "steps"], in: "a flow")
+        var apiFile: String?
+        if let apiNode = mapping["api"], let reference = string(apiNode, "api") {
+            apiFile = reference
+            let path = Self.resolve(reference, relativeTo: file)
+            if let apiText = readFile(reference) {
+                // A description with problems still lends what it could read (its catalogue, its
+                // sound rules), so its problems are not echoed by every quirk id of the flow.
+                var apiLoader = FlowLoader(file: path)
+                if let parsed = apiLoader.parseAPI(apiText) { api = parsed }
+                problems += apiLoader.problems
+            } else {
+                problem(apiNode, "Cannot read the API description '\(reference)' (\(path)) that the flow names")
+            }
+        }
         let id = requiredString(mapping, "flow", in: root) ?? "flow"
         let title = requiredString(mapping, "title", in: root) ?? id
         let apiVersion = requiredString(mapping, "api_version", in: root) ?? ""
@@ -93,7 +134,8 @@ public struct FlowLoader {
         } else {
             problem(root, "A flow needs steps")
         }
-        return Flow(id: id, title: title, apiVersion: apiVersion, inputs: inputs, steps: steps, file: file)
+        return Flow(
+            id: id, title: title, apiVersion: apiVersion, inputs: inputs, steps: steps, file: file, api: api, apiFile: apiFile)
     }
 
     static func problem(from error: YamlError, file: String) -> FlowProblem {
@@ -267,7 +309,9 @@ public struct FlowLoader {
         let pathText = requiredString(mapping, "path", in: node) ?? "/"
         if !pathText.hasPrefix("/") { problem(mapping["path"], "A path starts with '/' (it is appended to the target's base URL)") }
         let path = mapping["path"].flatMap { template($0, pathText) } ?? (try? Template(parsing: "/"))!
-        var auth = AuthMode.bearer
+        // Unwritten, the credentials and whether a resend is safe come from the API's rules.
+        let traits = api.traits(method: method, path: pathText)
+        var auth = traits.auth ?? AuthMode.bearer
         if let authNode = mapping["auth"], let text = string(authNode, "auth") {
             if let value = AuthMode(rawValue: text) { auth = value } else { problem(authNode, "auth must be none, api_key or bearer") }
         }
@@ -307,21 +351,7 @@ public struct FlowLoader {
         var wait: WaitSpec?
         if let waitNode = mapping["wait"] { wait = parseWait(waitNode) }
         var webhook: WebhookWait?
-        if let webhookNode = mapping["webhook"] {
-            if let webhookMapping = webhookNode.mapping, let event = optionalString(webhookMapping, "event") {
-                checkKeys(webhookMapping, allowed: ["event", "field", "equals", "timeout"], in: "a webhook wait")
-                let field = optionalString(webhookMapping, "field").flatMap { JSONPath($0) }
-                let equals = optionalString(webhookMapping, "equals")
-                if let equals, let equalsNode = webhookMapping["equals"] { _ = template(equalsNode, equals) }
-                if let timeout = seconds(webhookMapping, "timeout") {
-                    webhook = WebhookWait(event: event, field: field, equals: equals, timeout: timeout)
-                } else if webhookMapping["timeout"] == nil {
-                    problem(webhookNode, "A webhook wait needs a 'timeout'")
-                }
-            } else {
-                problem(webhookNode, "webhook is {event, field?, equals?, timeout}")
-            }
-        }
+        if let webhookNode = mapping["webhook"] { webhook = parseWebhookWait(webhookNode) }
         var quirks: [QuirkRule] = []
         if let quirksNode = mapping["quirks"] {
             if let sequence = quirksNode.sequence {
@@ -331,13 +361,52 @@ public struct FlowLoader {
             }
         }
         var fieldLocations: [String: SourceLocation] = [:]
-        for field in ["path", "body"] { if let fieldNode = mapping[field] { fieldLocations[field] = location(fieldNode) } }
+        for field in ["path", "body", "auth", "safe_to_repeat", "webhook"] {
+            if let fieldNode = mapping[field] { fieldLocations[field] = location(fieldNode) }
+        }
         return FlowRequest(
             id: id, label: optionalString(mapping, "label"), method: method, path: path, auth: auth,
-            idempotency: bool(mapping, "idempotency"), safeToRepeat: bool(mapping, "safe_to_repeat"), body: body, expect: expect,
+            idempotency: bool(mapping, "idempotency"),
+            safeToRepeat: mapping["safe_to_repeat"] == nil ? traits.safeToRepeat ?? false : bool(mapping, "safe_to_repeat"), body: body,
+            expect: expect,
             captures: captures, wait: wait, quirks: quirks, condition: condition, webhook: webhook, location: location(node),
             fieldLocations: fieldLocations
         )
+    }
+
+    /// `webhook: {event, field?, equals?, timeout, quirk?, explain?: {verified, unverified, missed, not_listening}}`.
+    mutating func parseWebhookWait(_ node: Node) -> WebhookWait? {
+        guard let mapping = node.mapping, let event = optionalString(mapping, "event") else {
+            problem(node, "webhook is {event, field?, equals?, timeout, quirk?, explain?}")
+            return nil
+        }
+        checkKeys(mapping, allowed: ["event", "field", "equals", "timeout", "quirk", "explain"], in: "a webhook wait")
+        let field = optionalString(mapping, "field").flatMap { JSONPath($0) }
+        let equals = optionalString(mapping, "equals")
+        if let equals, let equalsNode = mapping["equals"] { _ = template(equalsNode, equals) }
+        var explain = WebhookWait.Explanations.standard
+        if let explainNode = mapping["explain"] {
+            if let explainMapping = explainNode.mapping {
+                checkKeys(explainMapping, allowed: ["verified", "unverified", "missed", "not_listening"], in: "a webhook wait's explain")
+                func text(_ key: String, _ fallback: String) -> String {
+                    guard let node = explainMapping[key], let value = string(node, key) else { return fallback }
+                    _ = template(node, value)
+                    return value
+                }
+                explain = WebhookWait.Explanations(
+                    verified: text("verified", explain.verified), unverified: text("unverified", explain.unverified),
+                    missed: text("missed", explain.missed), notListening: text("not_listening", explain.notListening)
+                )
+            } else {
+                problem(explainNode, "A webhook wait's explain is a mapping: verified, unverified, missed, not_listening")
+            }
+        }
+        guard let timeout = seconds(mapping, "timeout") else {
+            if mapping["timeout"] == nil { problem(node, "A webhook wait needs a 'timeout'") }
+            return nil
+        }
+        return WebhookWait(
+            event: event, field: field, equals: equals, timeout: timeout, quirk: optionalString(mapping, "quirk"), explain: explain)
     }
 
     mutating func integers(_ node: Node, _ what: String) -> [Int] {

@@ -8,6 +8,17 @@ import WalkthroughCore
 @testable import KiraSandbox
 
 extension KiraBinary {
+    /// Reads a file the shipped flows name (their API description), from `flows/`.
+    static func shippedFlowFile(_ reference: String) -> String? {
+        try? String(contentsOf: packageRoot.appendingPathComponent("flows").appendingPathComponent(reference), encoding: .utf8)
+    }
+
+    /// The shipped quickstart, loaded with its API description.
+    static func quickstartFlow() throws -> Flow {
+        let text = try String(contentsOf: packageRoot.appendingPathComponent("flows/quickstart.yaml"), encoding: .utf8)
+        return try FlowLoader.load(text, file: "flows/quickstart.yaml", readFile: shippedFlowFile)
+    }
+
     /// The demo tenant's credentials as the `KIRA_*` variables an exported script reads.
     static func demoCredentials(baseURL: String) -> [String: String] {
         let demo = TenantCredentials.demo
@@ -59,7 +70,7 @@ actor WalkthroughSessions {
             throw WalkthroughFailed(output: "no session file")
         }
         let flowText = try String(contentsOf: KiraBinary.packageRoot.appendingPathComponent("flows/quickstart.yaml"), encoding: .utf8)
-        let flow = try FlowLoader.load(flowText, file: "flows/quickstart.yaml")
+        let flow = try FlowLoader.load(flowText, file: "flows/quickstart.yaml", readFile: KiraBinary.shippedFlowFile)
         return Made(stateDirectory: directory, session: session, flow: flow)
     }
 

@@ -1,6 +1,5 @@
 import Foundation
 import KiraJSON
-import WalkthroughCore
 
 /// Finds and masks secrets in text an export is about to write: access tokens, api keys, bearer
 /// values, JSON Web Tokens, and any value the caller knows to be secret.
