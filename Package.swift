@@ -67,7 +67,11 @@ let package = Package(
             swiftSettings: upcoming
         ),
         /// Turns a session into a curl script, a HAR file or a Markdown transcript; checks flows. Pure.
-        .target(name: "Exports", dependencies: ["WalkthroughCore", "KiraJSON"], swiftSettings: upcoming),
+        /// Its bash prelude is embedded in the code (no resource bundle: the binary runs from anywhere).
+        .target(
+            name: "Exports", dependencies: ["WalkthroughCore", "KiraJSON"],
+            resources: [.embedInCode("Resources/prelude.sh")], swiftSettings: upcoming
+        ),
         /// ncursesw, through a shim header that switches on the wide-character API.
         .systemLibrary(name: "CNcursesw", pkgConfig: "ncursesw", providers: [.apt(["libncurses-dev"])]),
         /// The full-screen terminal interface: pure views rendering into a grid, drawn by ncurses.

@@ -43,7 +43,7 @@ struct CurlScript {
         let out = ScriptLines()
         header(out)
         out.blank()
-        out.raw(Self.prelude(apiVersionVariable: bindings.shellName("api_version")))
+        out.raw(Self.prelude)
         out.blank()
         inputs(out)
         for (index, step) in flow.steps.enumerated() {
@@ -75,6 +75,8 @@ struct CurlScript {
     func header(_ out: ScriptLines) {
         let timestamp = ISO8601DateFormatter().string(from: generatedAt)
         out.line("#!/usr/bin/env bash")
+        // Before any command, so it holds for the whole script (prelude included).
+        out.line("# shellcheck disable=SC2016  # the single-quoted jq programs' $names are jq's, not the shell's")
         out.comments("\(flow.title), performed again from scratch with curl and jq.")
         out.line("#")
         out.comments(
@@ -108,7 +110,7 @@ struct CurlScript {
             out.line("done")
             out.line("export \(list)")
         }
-        out.line("KIRA_BASE_URL=\"${KIRA_BASE_URL:-\(ShellSyntax.doubleQuotedContent(defaultBaseURL))}\"")
+        out.line("KIRA_BASE_URL=\"${KIRA_BASE_URL:-\(ShellQuoting.doubleQuotedContent(defaultBaseURL))}\"")
         out.line("KIRA_BASE_URL=\"${KIRA_BASE_URL%/}\"")
         out.line("case $KIRA_BASE_URL in")
         out.line("  https://* | http://127.* | http://localhost[:/]* | 'http://[::1]'*) ;;")
@@ -119,7 +121,7 @@ struct CurlScript {
     func inputs(_ out: ScriptLines) {
         out.line("# ── Inputs ──")
         out.comments("Values that are not secret, with the session's as defaults; credentials stay in KIRA_*.")
-        out.line("\(bindings.shellName("api_version"))=\(ShellSyntax.doubleQuoted(flow.apiVersion))  # the API version the flow pins")
+        out.line("\(bindings.shellName("api_version"))=\(ShellQuoting.doubleQuoted(flow.apiVersion))  # the API version the flow pins")
         for input in flow.inputs {
             guard case .variable(let variable) = bindings.binding(input.name) else { continue }
             let sessionValue = session.inputs[input.name]
@@ -130,7 +132,7 @@ struct CurlScript {
                 note = "generated afresh for this run: " + note
             } else {
                 let fallback = sessionValue ?? input.defaultValue.flatMap { renderedDefault($0) } ?? ""
-                let escaped = ShellSyntax.doubleQuotedContent(fallback)
+                let escaped = ShellQuoting.doubleQuotedContent(fallback)
                 // Inside ${NAME:-…} a brace would end the expansion.
                 value = input.env.map { "${\($0):-\(escaped.replacingOccurrences(of: "}", with: "\\}"))}" } ?? escaped
                 if let sessionValue, sessionValue != input.defaultValue {
@@ -153,7 +155,7 @@ struct CurlScript {
             case .text:
                 if !input.optional, input.generate == nil {
                     let from = input.env.map { "set \($0)" } ?? "set \(variable) in this script"
-                    out.line("[ -n \"$\(variable)\" ] || die \(ShellSyntax.doubleQuoted("\(input.prompt): \(from)"))")
+                    out.line("[ -n \"$\(variable)\" ] || die \(ShellQuoting.doubleQuoted("\(input.prompt): \(from)"))")
                 }
             }
         }
@@ -199,11 +201,11 @@ struct CurlScript {
         let shown = flow.allCaptures.filter { !$0.secret }.map(\.name)
         var seen = Set<String>()
         out.line(
-            "printf '\\n✓ %s: all %s steps done against %s\\n' \(ShellSyntax.doubleQuoted(flow.title)) \(flow.steps.count) \"$KIRA_BASE_URL\""
+            "printf '\\n✓ %s: all %s steps done against %s\\n' \(ShellQuoting.doubleQuoted(flow.title)) \(flow.steps.count) \"$KIRA_BASE_URL\""
         )
         for name in shown where seen.insert(name).inserted {
             let variable = bindings.shellName(name)
-            out.line("[ -z \"${\(variable)}\" ] || printf '  %s = %s\\n' \(ShellSyntax.singleQuoted(name)) \"$\(variable)\"")
+            out.line("[ -z \"${\(variable)}\" ] || printf '  %s = %s\\n' \(ShellQuoting.singleQuoted(name)) \"$\(variable)\"")
         }
     }
 
@@ -216,7 +218,7 @@ struct CurlScript {
         if let record, record.state != .succeeded {
             out.comments("In the session this step ended \(record.state.rawValue).")
         }
-        out.line("step_begin \(index + 1) \(flow.steps.count) \(ShellSyntax.doubleQuoted(step.title))")
+        out.line("step_begin \(index + 1) \(flow.steps.count) \(ShellQuoting.doubleQuoted(step.title))")
         if !step.inputs.isEmpty {
             let described = step.inputs.map { name -> String in
                 guard let input = flow.input(name) else { return name }
@@ -225,15 +227,15 @@ struct CurlScript {
                 case .variable(let variable): return input.secret ? "\(name) (secret)" : "\(name) = $\(variable)"
                 }
             }
-            out.line("printf '  %s\\n' \(ShellSyntax.doubleQuoted(described.joined(separator: ", ")))")
+            out.line("printf '  %s\\n' \(ShellQuoting.doubleQuoted(described.joined(separator: ", ")))")
         }
         guard !step.requests.isEmpty else {
             out.line("printf '  nothing to send in this step\\n'")
             return
         }
         for request in Self.requestsWithRemedies(step) { sendFunction(request, step: step, out) }
-        out.line("next=\(step.requests[0].id)")
-        out.line("while [ \"$next\" != done ]; do")
+        out.line(Self.goTo(step.requests[0].id))
+        out.line("while [ \"$next\" != \"done\" ]; do")
         out.indented {
             out.line("step_round \(step.id)")
             out.line("case $next in")
@@ -245,6 +247,12 @@ struct CurlScript {
             out.line("esac")
         }
         out.line("done")
+    }
+
+    /// Sets the request a step goes to next; `done` (the end of the step) is quoted, so that
+    /// neither bash nor shellcheck could read it as the keyword.
+    static func goTo(_ request: String) -> String {
+        request == "done" ? "next=\"done\"" : "next=\(request)"
     }
 
     static func requestsWithRemedies(_ step: FlowStep) -> [FlowRequest] {
@@ -295,7 +303,7 @@ struct CurlScript {
                 out.line("local body")
                 let arguments = bindings.jqArguments(body.references)
                 out.line(
-                    "body=$(jq -n \(arguments.isEmpty ? "" : arguments + " ")\(ShellSyntax.singleQuoted(bindings.jqProgram(body, indent: "  "))))"
+                    "body=$(jq -n \(arguments.isEmpty ? "" : arguments + " ")\(ShellQuoting.singleQuoted(bindings.jqProgram(body, indent: "  "))))"
                 )
                 out.line("\(send) \(request.method) \(path) \(request.auth.rawValue) \(key) \"$body\"")
             } else {
@@ -325,14 +333,14 @@ struct CurlScript {
             if let condition = request.condition {
                 let variable = bindings.shellName(condition.input)
                 out.line(
-                    "if [ \(condition.whenSet ? "-z" : "-n") \"$\(variable)\" ]; then next=\(after); continue; fi  # only when \(condition.input) is \(condition.whenSet ? "set" : "not set")"
+                    "if [ \(condition.whenSet ? "-z" : "-n") \"$\(variable)\" ]; then \(Self.goTo(after)); continue; fi  # only when \(condition.input) is \(condition.whenSet ? "set" : "not set")"
                 )
             }
             let context = Context(blocked: request.id, after: after, inWait: request.wait != nil, blockedRequest: request)
             if let wait = request.wait {
                 waitLoop(request, wait: wait, step: step, context: context, out)
             } else {
-                exchange(request, step: step, context: context, onSuccess: ["next=\(after)"], out)
+                exchange(request, step: step, context: context, onSuccess: [Self.goTo(after)], out)
             }
             out.line(";;")
         }
@@ -360,7 +368,7 @@ struct CurlScript {
             onSuccess.forEach(out.line)
         }
         out.line("else")
-        out.line("  unexpected \(request.id) \(ShellSyntax.doubleQuoted(request.expect.map(String.init).joined(separator: " or ")))")
+        out.line("  unexpected \(request.id) \(ShellQuoting.doubleQuoted(request.expect.map(String.init).joined(separator: " or ")))")
         out.line("fi")
     }
 
@@ -382,7 +390,7 @@ struct CurlScript {
             out.indented {
                 captures(request, lenient: false, out)
                 notes(request, out)
-                out.line("next=\(context.after)")
+                out.line(Self.goTo(context.after))
                 out.line("break")
             }
             out.line("fi")
@@ -393,7 +401,7 @@ struct CurlScript {
                 keyword = "elif"
             }
             out.line("\(keyword) ! status_is \(expected); then")
-            out.line("  unexpected \(request.id) \(ShellSyntax.doubleQuoted(request.expect.map(String.init).joined(separator: " or ")))")
+            out.line("  unexpected \(request.id) \(ShellQuoting.doubleQuoted(request.expect.map(String.init).joined(separator: " or ")))")
             out.line("fi")
             captures(request, lenient: true, out)
             notes(request, out)
@@ -411,7 +419,7 @@ struct CurlScript {
     func captures(_ request: FlowRequest, lenient: Bool, _ out: ScriptLines) {
         for capture in request.captures {
             let variable = bindings.shellName(capture.name)
-            let paths = ShellSyntax.singleQuoted(capture.paths.map(ShellSyntax.jqPath).joined(separator: " // "))
+            let paths = ShellQuoting.singleQuoted(capture.paths.map(ShellSyntax.jqPath).joined(separator: " // "))
             if capture.secret {
                 if lenient { continue }
                 out.line("capture_secret \(variable) \(paths)")
@@ -445,7 +453,7 @@ struct CurlScript {
         let taken = history.remedyTaken(stepID: step.id, quirkID: rule.id)
         let index = taken.flatMap { rule.remedies.indices.contains($0) ? $0 : nil } ?? 0
         guard rule.remedies.indices.contains(index) else {
-            out.line("stop \(ShellSyntax.doubleQuoted("\(rule.id) has no remedy in the flow"))")
+            out.line("stop \(ShellQuoting.doubleQuoted("\(rule.id) has no remedy in the flow"))")
             return
         }
         let remedy = rule.remedies[index]
@@ -456,13 +464,13 @@ struct CurlScript {
         }
         let others = rule.remedies.enumerated().filter { $0.offset != index }.map { "\($0.offset + 1). \($0.element.label)" }
         if !others.isEmpty { out.comments("Other ways past it: " + others.joined(separator: "; ")) }
-        out.line("remedy_taken \(ShellSyntax.doubleQuoted("\(rule.id)#\(index)")) \(bindings.shellWord(remedy.label))")
+        out.line("remedy_taken \(ShellQuoting.doubleQuoted("\(rule.id)#\(index)")) \(bindings.shellWord(remedy.label))")
         self.remedy(remedy, rule: rule, step: step, context: context, out)
     }
 
     /// Where the flow goes after a remedy worked.
     func continuation(_ then: Remedy.Continuation, context: Context) -> [String] {
-        ["next=\(then == .next ? context.after : context.blocked)"] + (context.inWait ? ["break"] : [])
+        [Self.goTo(then == .next ? context.after : context.blocked)] + (context.inWait ? ["break"] : [])
     }
 
     func remedy(_ remedy: Remedy, rule: QuirkRule, step: FlowStep, context: Context, _ out: ScriptLines) {
@@ -476,17 +484,17 @@ struct CurlScript {
             let source = flow.input(input).flatMap(\.env).map { "set \($0)" } ?? "set \(variable) in this script"
             let prompt = flow.input(input)?.prompt ?? input
             if let validation {
-                out.line("[ -n \"$\(variable)\" ] || stop \(ShellSyntax.doubleQuoted("\(prompt): \(source) and run again."))")
+                out.line("[ -n \"$\(variable)\" ] || stop \(ShellQuoting.doubleQuoted("\(prompt): \(source) and run again."))")
                 exchange(validation, step: step, context: context, onSuccess: continuation(remedy.then, context: context), out)
             } else {
-                out.line("stop \(ShellSyntax.doubleQuoted("\(prompt): \(source) to another value and run again."))")
+                out.line("stop \(ShellQuoting.doubleQuoted("\(prompt): \(source) to another value and run again."))")
             }
         case .search(let input, let span, let maxCalls):
             let blocked = context.blockedRequest
-            let arguments = bindings.jqArguments(Self.conditionReferences(rule.when))
+            let arguments = bindings.jqArguments(rule.when.references)
             out.line(
                 "search_amount \(bindings.shellName(input)) \(span) \(maxCalls) \(functionName(step, blocked)) "
-                    + "\(ShellSyntax.doubleQuoted(blocked.expect.map(String.init).joined(separator: " "))) \(jqCondition(rule.when, includeArguments: false))"
+                    + "\(ShellQuoting.doubleQuoted(blocked.expect.map(String.init).joined(separator: " "))) \(jqCondition(rule.when, includeArguments: false))"
                     + (arguments.isEmpty ? "" : " " + arguments)
             )
             continuation(remedy.then, context: context).forEach(out.line)
@@ -514,11 +522,11 @@ struct CurlScript {
                 out.line("\(keyVariable(step, target))=\"\"  # a new idempotency key: a new resource")
             }
             out.line("SUPPRESSED=\" \"")
-            out.line("next=\(from)")
+            out.line(Self.goTo(from))
             if context.inWait { out.line("break") }
         case .proceed:
             out.line("note \(rule.id) \(explanation(rule))")
-            out.line("next=done")
+            out.line(Self.goTo("done"))
             if context.inWait { out.line("break") }
         case .stop(let advice):
             out.line("stop \(bindings.shellWord(advice))")
@@ -527,49 +535,11 @@ struct CurlScript {
 
     // MARK: Conditions
 
-    static func conditionReferences(_ condition: ResponseCondition) -> [String] {
-        ((condition.equals ?? []) + (condition.notIn ?? [])).flatMap(\.references)
-    }
-
-    /// A flow condition as a single-quoted jq expression (followed by the `--arg` options its
-    /// references need, unless `includeArguments` is false).
+    /// A flow condition as the arguments of `response_matches`: the single-quoted jq expression
+    /// `JQConditionCompiler` makes of it, then the `--arg` options its references need (unless
+    /// `includeArguments` is false).
     func jqCondition(_ condition: ResponseCondition, includeArguments: Bool = true) -> String {
-        var parts: [String] = []
-        let sensitive = condition.caseSensitive
-        func same(_ actual: String, _ expected: String) -> String {
-            sensitive ? "\(actual) == \(expected)" : "(\(actual) | ascii_downcase) == (\(expected) | ascii_downcase)"
-        }
-        if let statuses = condition.status {
-            parts.append("(" + statuses.map { "$status == \($0)" }.joined(separator: " or ") + ")")
-        }
-        if let code = condition.code {
-            let expected = "\"\(ShellSyntax.jsonStringContent(code))\""
-            parts.append("(($json | value_at([\"code\"])) as $code | ($code | type) == \"string\" and \(same("$code", expected)))")
-        }
-        if let fragment = condition.messageContains {
-            let message = "((($json | value_at([\"message\"])) | if type == \"string\" then . else null end) // $raw)"
-            let expected = "\"\(ShellSyntax.jsonStringContent(fragment))\""
-            parts.append(
-                sensitive
-                    ? "(\(message) | contains(\(expected)))" : "(\(message) | ascii_downcase | contains(\(expected) | ascii_downcase))")
-        }
-        if let field = condition.field {
-            func equal(_ value: JSONValue) -> String {
-                if case .string(let text) = value {
-                    return "($v != null and \(same("($v | text_of)", bindings.jqString(text, asText: true))))"
-                }
-                return "$v == \(value.text())"
-            }
-            var tests: [String] = []
-            if let values = condition.equals { tests.append("(" + values.map(equal).joined(separator: " or ") + ")") }
-            if let values = condition.notIn { tests.append("((" + values.map(equal).joined(separator: " or ") + ") | not)") }
-            if !tests.isEmpty {
-                parts.append("(($json | value_at(\(ShellSyntax.jqPathArray(field)))) as $v | \(tests.joined(separator: " and ")))")
-            }
-        }
-        let expression = parts.isEmpty ? "true" : parts.joined(separator: " and ")
-        let arguments = includeArguments ? bindings.jqArguments(Self.conditionReferences(condition)) : ""
-        return ShellSyntax.singleQuoted(expression) + (arguments.isEmpty ? "" : " " + arguments)
+        JQConditionCompiler(bindings: bindings).shellArguments(condition, includeArguments: includeArguments)
     }
 }
 

@@ -82,11 +82,11 @@ struct ShellBindings {
 
     /// A template as the inside of a bash double-quoted string; secrets are shown as `[secret]`.
     func shellText(_ source: String) -> String {
-        guard let template = try? Template(parsing: source) else { return ShellSyntax.doubleQuotedContent(source) }
+        guard let template = try? Template(parsing: source) else { return ShellQuoting.doubleQuotedContent(source) }
         var out = ""
         for part in template.parts {
             switch part {
-            case .literal(let text): out += ShellSyntax.doubleQuotedContent(text)
+            case .literal(let text): out += ShellQuoting.doubleQuotedContent(text)
             case .reference(let name): out += secretNames.contains(name) ? "[secret]" : expansion(name)
             }
         }
@@ -96,12 +96,12 @@ struct ShellBindings {
     /// A template as a path: `"/v1/users/${user_id}"`.
     func shellWord(_ source: String) -> String { "\"\(shellText(source))\"" }
 
-    /// A template string as a jq expression: a string with interpolations, or (unless `asText`) for a
-    /// sole reference to a capture that held a number (or other JSON), that JSON, as the walkthrough
-    /// substitutes it.
-    func jqString(_ source: String, asText: Bool = false) -> String {
+    /// A template string of a request body as a jq expression: a string with interpolations, or for
+    /// a sole reference to a capture that held a number (or other JSON), that JSON, as the
+    /// walkthrough substitutes it.
+    func jqString(_ source: String) -> String {
         guard let template = try? Template(parsing: source) else { return "\"\(ShellSyntax.jsonStringContent(source))\"" }
-        if !asText, let name = template.soleReference, let value = jsonCaptures[name] {
+        if let name = template.soleReference, let value = jsonCaptures[name] {
             switch value {
             case .number: return "(\(jqValue(name)) | tonumber)"
             case .bool: return "(\(jqValue(name)) == \"true\")"

@@ -2,29 +2,10 @@ import Foundation
 import KiraJSON
 import WalkthroughCore
 
-/// Quoting for bash and for jq programs, so that no value from a flow or a session can break out
-/// of the place it is written in a generated script.
+/// Names, comments and jq syntax for generated scripts, so that no value from a flow or a session
+/// can break out of the place it is written in. Bash quoting itself is `ShellQuoting`
+/// (WalkthroughCore), shared with the copyable curl commands.
 enum ShellSyntax {
-    /// `text` as one single-quoted bash word.
-    static func singleQuoted(_ text: String) -> String {
-        "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
-    }
-
-    /// `text` escaped for the inside of a bash double-quoted string (no expansion happens).
-    static func doubleQuotedContent(_ text: String) -> String {
-        var out = ""
-        for character in text {
-            switch character {
-            case "\\", "\"", "$", "`": out += "\\\(character)"
-            default: out.append(character)
-            }
-        }
-        return out
-    }
-
-    /// `text` as one double-quoted bash word.
-    static func doubleQuoted(_ text: String) -> String { "\"\(doubleQuotedContent(text))\"" }
-
     /// `text` as a JSON (and jq) string literal, without the quotes.
     static func jsonStringContent(_ text: String) -> String {
         let quoted = JSONValue.string(text).text()

@@ -188,7 +188,7 @@ import WalkthroughCore
         #expect(script.contains("KIRA_BASE_URL=\"${KIRA_BASE_URL:-https://tiny.example/sandbox}\""))
         #expect(script.contains("colour=\"${TINY_COLOUR:-blue}\""))
         #expect(script.contains("send_request GET \"/v1/widgets?colour=${colour}\" bearer \"\""))
-        #expect(script.contains("if [ -z \"$colour\" ]; then next=done; continue; fi  # only when colour is set"))
+        #expect(script.contains("if [ -z \"$colour\" ]; then next=\"done\"; continue; fi  # only when colour is set"))
         #expect(script.contains("capture widget_id '.items?[0]?.id? // .[0]?.id?'"))
         #expect(script.contains("poll_start 30 2 1 30"))
         #expect(script.contains("capture_secret token '.data?.access_token?'"))
@@ -203,8 +203,8 @@ import WalkthroughCore
     }
 
     @Test func noValueCanBreakOutOfItsQuoting() async {
-        #expect(ShellSyntax.singleQuoted("it's") == "'it'\\''s'")
-        #expect(ShellSyntax.doubleQuotedContent("a$b`c\"d\\e") == "a\\$b\\`c\\\"d\\\\e")
+        #expect(ShellQuoting.singleQuoted("it's") == "'it'\\''s'")
+        #expect(ShellQuoting.doubleQuotedContent("a$b`c\"d\\e") == "a\\$b\\`c\\\"d\\\\e")
         #expect(ShellSyntax.variableName("user_id") == "user_id")
         #expect(ShellSyntax.variableName("PATH") == "flow_path")
         #expect(ShellSyntax.variableName("next") == "flow_next", "the script's own names are not shadowed")

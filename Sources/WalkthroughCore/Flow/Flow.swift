@@ -292,6 +292,13 @@ public struct ResponseCondition: Sendable {
     }
 }
 
+extension ResponseCondition {
+    /// The names its expected values refer to (`{{ name }}` in `equals` and `not_in`).
+    public var references: [String] {
+        ((equals ?? []) + (notIn ?? [])).flatMap(\.references)
+    }
+}
+
 /// A known sandbox quirk recognised in a response: an explanation and ways past it.
 public struct QuirkRule: Sendable {
     public enum Effect: String, Sendable {

@@ -323,7 +323,7 @@ public enum FlowLinter {
             sent += (request.body?.references ?? []).map { ($0, request.fieldLocations["body"] ?? request.location) }
             sent += (request.label.map { templateReferences($0) } ?? []).map { ($0, request.location) }
             let conditions =
-                request.quirks.flatMap { conditionReferences($0.when) } + (request.wait.map { conditionReferences($0.until) } ?? [])
+                request.quirks.flatMap(\.when.references) + (request.wait?.until.references ?? [])
             sent += conditions.map { ($0, request.location) }
             var reported = Set<String>()
             for use in sent where !inputNames.contains(use.name) && !available.contains(use.name) && reported.insert(use.name).inserted {
@@ -357,11 +357,6 @@ public enum FlowLinter {
             }
         }
         return problems
-    }
-
-    /// The references in a condition's values.
-    static func conditionReferences(_ condition: ResponseCondition) -> [String] {
-        ((condition.equals ?? []) + (condition.notIn ?? [])).flatMap(\.references)
     }
 
     /// Input defaults that refer to each other in a circle can never be filled.

@@ -12,14 +12,14 @@ public enum CurlCommand {
     /// Renders `preview` with its editable body (secret references become variables).
     public static func render(_ preview: RequestPreview, baseURLVariable: String = "KIRA_BASE_URL", baseURL: String) -> String {
         let path = preview.url.hasPrefix(baseURL) ? String(preview.url.dropFirst(baseURL.count)) : preview.url
-        var lines = ["curl -sS -X \(preview.method) \"${\(baseURLVariable):-\(baseURL)}\(shellEscapedInDoubleQuotes(path))\""]
+        var lines = ["curl -sS -X \(preview.method) \"${\(baseURLVariable):-\(baseURL)}\(ShellQuoting.doubleQuotedContent(path))\""]
         for header in preview.headers where !["accept", "user-agent"].contains(header.name.lowercased()) {
             let value: String
             switch header.name.lowercased() {
             case "x-api-key": value = "$KIRA_API_KEY"
             case "authorization": value = "Bearer $ACCESS_TOKEN"
             case "idempotency-key": value = "$(uuidgen)"
-            default: value = shellEscapedInDoubleQuotes(header.value)
+            default: value = ShellQuoting.doubleQuotedContent(header.value)
             }
             lines.append("  -H \"\(header.name): \(value)\"")
         }
@@ -31,21 +31,11 @@ public enum CurlCommand {
 
     /// The compact JSON body for a double-quoted shell string, with `{{ name }}` as `$VARIABLE`.
     static func bodyWithVariables(_ body: JSONValue) -> String {
-        var text = shellEscapedInDoubleQuotes(body.text())
+        var text = ShellQuoting.doubleQuotedContent(body.text())
         while let open = text.range(of: "{{"), let close = text.range(of: "}}", range: open.upperBound..<text.endIndex) {
             let name = text[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)
             text.replaceSubrange(open.lowerBound..<close.upperBound, with: "${\(variable(for: name))}")
         }
         return text
-    }
-
-    /// Escapes `"`, `\`, `$` and backquotes for a double-quoted shell string.
-    static func shellEscapedInDoubleQuotes(_ text: String) -> String {
-        var out = ""
-        for character in text {
-            if "\"\\$`".contains(character) { out.append("\\") }
-            out.append(character)
-        }
-        return out
     }
 }
