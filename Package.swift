@@ -29,10 +29,16 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
     ],
     targets: [
-        /// Pure JSON value, parser and writer shared by the emulator and the walkthrough.
-        .target(name: "KiraJSON", swiftSettings: upcoming),
+        /// Pure JSON value, parser and writer shared by the emulator and the walkthrough; objects are
+        /// `OrderedDictionary`s, and `Codable` values convert to and from `JSONValue`.
+        .target(
+            name: "KiraJSON",
+            dependencies: [.product(name: "OrderedCollections", package: "swift-collections")],
+            swiftSettings: upcoming
+        ),
         /// Crash-safe file writes and advisory locks, shared by the emulator and the session store.
         .target(name: "DurableFiles", swiftSettings: upcoming),
         /// Pure: the flow format, the walkthrough state machine, the session model. No IO.
@@ -54,7 +60,7 @@ let package = Package(
             swiftSettings: upcoming
         ),
         /// Session files: where they live, atomic writes, locks.
-        .target(name: "SessionStore", dependencies: ["WalkthroughCore", "DurableFiles"], swiftSettings: upcoming),
+        .target(name: "SessionStore", dependencies: ["WalkthroughCore", "DurableFiles", "KiraJSON"], swiftSettings: upcoming),
         /// Runs a flow: the engine's actions performed with the client, the store and a presenter.
         .target(
             name: "WalkthroughRunner",
@@ -180,6 +186,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
+            exclude: ["Fixtures"],
             swiftSettings: upcoming
         ),
         .testTarget(
@@ -195,6 +202,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
+            exclude: ["Fixtures"],
             swiftSettings: upcoming
         ),
     ],
