@@ -120,16 +120,16 @@ extension SandboxState {
         let request = try payoutRequest(context, accountID: accountID)
         let quote = request.quote
         return .ok([
-            "amount": .string(Money.format(request.amount)), "currency": "USD",
+            "amount": .string(Amount.format(request.amount)), "currency": "USD",
             "fees": [
                 "base_fees": [
-                    "fixed_fee": .string(Money.format(quote.fixed)), "percentage_fee": .string(Money.format(quote.percentage)),
+                    "fixed_fee": .string(Amount.format(quote.fixed)), "percentage_fee": .string(Amount.format(quote.percentage)),
                     "fx_markup": "0.00",
                 ],
-                "client_markup": ["fixed_fee": .string(Money.format(quote.markup)), "percentage_fee": "0.00"],
-                "total_fees": .string(Money.format(quote.total)),
+                "client_markup": ["fixed_fee": .string(Amount.format(quote.markup)), "percentage_fee": "0.00"],
+                "total_fees": .string(Amount.format(quote.total)),
             ],
-            "recipient_amount": .string(Money.format(request.amount - quote.total)), "recipient_currency": "USD",
+            "recipient_amount": .string(Amount.format(request.amount - quote.total)), "recipient_currency": "USD",
             "rail": .string(request.recipient.rail),
         ])
     }
@@ -142,7 +142,7 @@ extension SandboxState {
         guard needed <= configuration.balanceCents else {
             throw APIError.api(
                 400, "insufficient_funds",
-                "Insufficient funds: amount plus fees (\(Money.format(needed))) exceeds the available balance (\(Money.format(configuration.balanceCents)))"
+                "Insufficient funds: amount plus fees (\(Amount.format(needed))) exceeds the available balance (\(Amount.format(configuration.balanceCents)))"
             )
         }
         let now = clock.now
@@ -155,7 +155,7 @@ extension SandboxState {
         schedule(.payoutStep, payout.id, clientID: context.clientID, after: configuration.payoutStepInterval)
         emit(
             "payout.created", clientID: context.clientID,
-            data: ["payout_id": .string(payout.id), "status": "created", "amount": .string(Money.format(payout.amountCents))]
+            data: ["payout_id": .string(payout.id), "status": "created", "amount": .string(Amount.format(payout.amountCents))]
         )
         return .created(payout.createdJSON)
     }

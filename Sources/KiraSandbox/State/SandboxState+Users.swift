@@ -239,7 +239,7 @@ extension SandboxState {
             )
         }
         return .ok([
-            "virtual_account_id": .string(account.id), "available_balance": .string(Money.format(configuration.balanceCents)),
+            "virtual_account_id": .string(account.id), "available_balance": .string(Amount.format(configuration.balanceCents)),
             "currency": "USD", "updated_at": .string(Timestamp.format(account.updatedAt)),
         ])
     }
@@ -275,7 +275,7 @@ extension SandboxState {
             "virtual_account.deposit_funds_received", clientID: context.clientID,
             data: [
                 "user_id": .string(account.userID), "virtual_account_id": .string(account.id), "deposit_id": .string(deposit.id),
-                "amount": .string(Money.format(amount)), "currency": .string(currency),
+                "amount": .string(Amount.format(amount)), "currency": .string(currency),
                 "created_at": .string(Timestamp.format(deposit.createdAt)),
                 "source": ["sender_name": .string(senderName ?? "Sandbox Sender"), "payment_rail": .string(rail ?? "ach")],
             ]

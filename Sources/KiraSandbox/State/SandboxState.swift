@@ -267,7 +267,7 @@ public actor SandboxState {
             if payout.step == Payout.progression.count - 1 {
                 emit(
                     "payout.completed", clientID: clientID,
-                    data: ["payout_id": .string(id), "amount": .string(Money.format(payout.amountCents))])
+                    data: ["payout_id": .string(id), "amount": .string(Amount.format(payout.amountCents))])
             } else {
                 // From this step's due time, so one large clock jump plays every step.
                 schedule(.payoutStep, id, clientID: clientID, after: configuration.payoutStepInterval, from: at)
