@@ -39,6 +39,8 @@ let package = Package(
             dependencies: [.product(name: "OrderedCollections", package: "swift-collections")],
             swiftSettings: upcoming
         ),
+        /// Pure: what a host name says (loopback or not), shared by the client and the emulator.
+        .target(name: "HostNames", swiftSettings: upcoming),
         /// Crash-safe file writes and advisory locks, shared by the emulator and the session store.
         .target(name: "DurableFiles", swiftSettings: upcoming),
         /// Pure: the flow format, the walkthrough state machine, the session model. No IO.
@@ -52,6 +54,7 @@ let package = Package(
             name: "KiraClient",
             dependencies: [
                 "KiraJSON",
+                "HostNames",
                 "WalkthroughCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -97,6 +100,7 @@ let package = Package(
             name: "KiraSandbox",
             dependencies: [
                 "KiraJSON",
+                "HostNames",
                 "DurableFiles",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -181,7 +185,7 @@ let package = Package(
             name: "KiraClientTests",
             dependencies: [
                 "KiraTestSupport",
-                "KiraClient", "WalkthroughCore", "SessionStore", "KiraSandbox", "KiraJSON", "DurableFiles",
+                "KiraClient", "WalkthroughCore", "SessionStore", "KiraSandbox", "KiraJSON", "DurableFiles", "HostNames",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
