@@ -46,17 +46,18 @@ extension SandboxState {
         _ = try account.requiredString("bank_name")
         let bankAddress = try account.requiredNested("bank_address")
         _ = try bankAddress.country("country", length: 2, message: countryMessage)
-        guard tenants[context.clientID]!.resources.users[userID] != nil else { throw APIError.notFound("User") }
+        guard try tenant(context.clientID).resources.users[userID] != nil else { throw APIError.notFound("User") }
 
         let recipient = Recipient(id: SandboxID.make(), userID: userID, details: body.object, rail: rail, createdAt: clock.now)
-        tenants[context.clientID]!.resources.recipients.insert(recipient, id: recipient.id, limit: configuration.recordLimit)
+        let limit = configuration.recordLimit
+        try withTenant(context.clientID) { $0.resources.recipients.insert(recipient, id: recipient.id, limit: limit) }
         dirty = true
         return .created(recipient.json)
     }
 
     /// `GET /v1/recipients/{id}`.
     func getRecipient(_ context: CallContext, id: String) throws(APIError) -> APIResult {
-        guard let recipient = tenants[context.clientID]!.resources.recipients[id] else { throw APIError.notFound("Recipient") }
+        guard let recipient = try tenant(context.clientID).resources.recipients[id] else { throw APIError.notFound("Recipient") }
         return .ok(recipient.json)
     }
 
@@ -68,7 +69,7 @@ extension SandboxState {
             guard let id = SandboxID.canonical(text) else { throw APIError.validation("user_id", "Must be a UUID") }
             userID = id
         }
-        let page = tenants[context.clientID]!.resources.recipients.page(offset: window.offset, limit: window.limit) {
+        let page = try tenant(context.clientID).resources.recipients.page(offset: window.offset, limit: window.limit) {
             userID == nil || $0.userID == userID
         }
         return .ok(["recipients": .array(page.items.map(\.json)), "total": .int(page.total)])
@@ -99,7 +100,7 @@ extension SandboxState {
         let body = try BodyFields.parse(context.request.body)
         let recipientID = try body.requiredUUID("recipient_id")
         let amount = try body.requiredAmount("amount")
-        guard let recipient = tenants[context.clientID]!.resources.recipients[recipientID] else {
+        guard let recipient = try tenant(context.clientID).resources.recipients[recipientID] else {
             throw APIError.notFound("Recipient")
         }
         guard account.isReady else {
@@ -150,7 +151,8 @@ extension SandboxState {
             id: SandboxID.make(), virtualAccountID: request.account.id, recipientID: request.recipient.id,
             amountCents: request.amount, feeCents: request.quote.total, currency: currency, step: 0, createdAt: now, updatedAt: now
         )
-        tenants[context.clientID]!.resources.payouts.insert(payout, id: payout.id, limit: configuration.recordLimit)
+        let limit = configuration.recordLimit
+        try withTenant(context.clientID) { $0.resources.payouts.insert(payout, id: payout.id, limit: limit) }
         dirty = true
         schedule(.payoutStep, payout.id, clientID: context.clientID, after: configuration.payoutStepInterval)
         emit(
@@ -162,7 +164,7 @@ extension SandboxState {
 
     /// `GET /v1/payouts/{id}`: upper-case status; another tenant's payout is a 403.
     func getPayout(_ context: CallContext, id: String) throws(APIError) -> APIResult {
-        if let payout = tenants[context.clientID]!.resources.payouts[id] { return .ok(payout.json) }
+        if let payout = try tenant(context.clientID).resources.payouts[id] { return .ok(payout.json) }
         if tenants.values.contains(where: { $0.resources.payouts[id] != nil }) {
             throw APIError.api(403, "forbidden", "You do not have access to this payout")
         }
@@ -184,8 +186,9 @@ extension SandboxState {
         else {
             throw APIError.validation("webhook_url", "Must be an http or https URL")
         }
-        let secret = try body.string("secret") ?? tenants[context.clientID]!.credentials.webhookSecret
-        tenants[context.clientID]!.webhook = WebhookRegistration(url: url, secret: secret)
+        let owner = try tenant(context.clientID)
+        let secret = try body.string("secret") ?? owner.credentials.webhookSecret
+        try withTenant(context.clientID) { $0.webhook = WebhookRegistration(url: url, secret: secret) }
         return .ok(["message": "Webhook registered successfully"])
     }
 }
