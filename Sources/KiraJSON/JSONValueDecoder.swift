@@ -42,29 +42,30 @@ struct DecodingContext {
         return try T(from: ValueDecoder(json: json, path: path, context: self))
     }
 
-    /// `json` as a primitive `T`, or `nil` when `T` is not a primitive type.
+    /// `json` as a primitive `T`, or `nil` when `T` is not a primitive type. Compares the static
+    /// type, so a type that is none of these costs no dynamic cast.
     func primitive<T>(_ type: T.Type, from json: JSONValue, path: [any CodingKey]) throws -> T? {
-        switch type {
-        case is JSONValue.Type: return json as? T
-        case is JSONObject.Type:
+        switch ObjectIdentifier(type) {
+        case ObjectIdentifier(JSONValue.self): return json as? T
+        case ObjectIdentifier(JSONObject.self):
             guard case .object(let object) = json else { throw mismatch(type, json, path) }
             return object as? T
-        case is String.Type: return try string(json, path: path) as? T
-        case is Bool.Type:
+        case ObjectIdentifier(String.self): return try string(json, path: path) as? T
+        case ObjectIdentifier(Bool.self):
             guard case .bool(let value) = json else { throw mismatch(type, json, path) }
             return value as? T
-        case is Int.Type: return try integer(Int.self, json, path) as? T
-        case is Int8.Type: return try integer(Int8.self, json, path) as? T
-        case is Int16.Type: return try integer(Int16.self, json, path) as? T
-        case is Int32.Type: return try integer(Int32.self, json, path) as? T
-        case is Int64.Type: return try integer(Int64.self, json, path) as? T
-        case is UInt.Type: return try integer(UInt.self, json, path) as? T
-        case is UInt8.Type: return try integer(UInt8.self, json, path) as? T
-        case is UInt16.Type: return try integer(UInt16.self, json, path) as? T
-        case is UInt32.Type: return try integer(UInt32.self, json, path) as? T
-        case is UInt64.Type: return try integer(UInt64.self, json, path) as? T
-        case is Double.Type: return try floating(Double.self, json, path) as? T
-        case is Float.Type: return try floating(Float.self, json, path) as? T
+        case ObjectIdentifier(Int.self): return try integer(Int.self, json, path) as? T
+        case ObjectIdentifier(Int8.self): return try integer(Int8.self, json, path) as? T
+        case ObjectIdentifier(Int16.self): return try integer(Int16.self, json, path) as? T
+        case ObjectIdentifier(Int32.self): return try integer(Int32.self, json, path) as? T
+        case ObjectIdentifier(Int64.self): return try integer(Int64.self, json, path) as? T
+        case ObjectIdentifier(UInt.self): return try integer(UInt.self, json, path) as? T
+        case ObjectIdentifier(UInt8.self): return try integer(UInt8.self, json, path) as? T
+        case ObjectIdentifier(UInt16.self): return try integer(UInt16.self, json, path) as? T
+        case ObjectIdentifier(UInt32.self): return try integer(UInt32.self, json, path) as? T
+        case ObjectIdentifier(UInt64.self): return try integer(UInt64.self, json, path) as? T
+        case ObjectIdentifier(Double.self): return try floating(Double.self, json, path) as? T
+        case ObjectIdentifier(Float.self): return try floating(Float.self, json, path) as? T
         default: return nil
         }
     }

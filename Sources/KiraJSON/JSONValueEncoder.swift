@@ -137,7 +137,7 @@ struct EncodingContext {
     let options: JSONValueEncoder
 
     /// Writes `value` into `node`: the override first, then primitives, then the value's own coding.
-    func encode(_ value: any Encodable, into node: EncodedNode, path: [any CodingKey]) throws {
+    func encode<T: Encodable>(_ value: T, into node: EncodedNode, path: [any CodingKey]) throws {
         if let override = options.override, let json = try override(value) {
             node.content = .leaf(json)
             return
@@ -156,25 +156,33 @@ struct EncodingContext {
         try value.encode(to: ValueEncoder(node: node, path: path, context: self))
     }
 
-    /// The JSON of a value that is a JSON primitive (or a `JSONValue`), else `nil`.
-    func primitive(_ value: any Encodable, path: [any CodingKey]) throws -> JSONValue? {
-        switch value {
-        case let json as JSONValue: return json
-        case let object as JSONObject: return .object(object)
-        case let string as String: return .string(string)
-        case let bool as Bool: return .bool(bool)
-        case let int as Int: return .number(String(int))
-        case let int as Int8: return .number(String(int))
-        case let int as Int16: return .number(String(int))
-        case let int as Int32: return .number(String(int))
-        case let int as Int64: return .number(String(int))
-        case let int as UInt: return .number(String(int))
-        case let int as UInt8: return .number(String(int))
-        case let int as UInt16: return .number(String(int))
-        case let int as UInt32: return .number(String(int))
-        case let int as UInt64: return .number(String(int))
-        case let double as Double: return .number(try Self.lexeme(double, path: path))
-        case let float as Float: return .number(try Self.lexeme(float, path: path))
+    /// The JSON of a value that is a JSON primitive (or a `JSONValue`), else `nil`. Compares the
+    /// static type first, so a value that is none of these costs no dynamic cast.
+    func primitive<T: Encodable>(_ value: T, path: [any CodingKey]) throws -> JSONValue? {
+        func number<Integer: BinaryInteger>(_: Integer.Type) -> JSONValue? {
+            (value as? Integer).map { .number(String($0)) }
+        }
+        switch ObjectIdentifier(T.self) {
+        case ObjectIdentifier(JSONValue.self): return value as? JSONValue
+        case ObjectIdentifier(JSONObject.self): return (value as? JSONObject).map(JSONValue.object)
+        case ObjectIdentifier(String.self): return (value as? String).map(JSONValue.string)
+        case ObjectIdentifier(Bool.self): return (value as? Bool).map(JSONValue.bool)
+        case ObjectIdentifier(Int.self): return number(Int.self)
+        case ObjectIdentifier(Int8.self): return number(Int8.self)
+        case ObjectIdentifier(Int16.self): return number(Int16.self)
+        case ObjectIdentifier(Int32.self): return number(Int32.self)
+        case ObjectIdentifier(Int64.self): return number(Int64.self)
+        case ObjectIdentifier(UInt.self): return number(UInt.self)
+        case ObjectIdentifier(UInt8.self): return number(UInt8.self)
+        case ObjectIdentifier(UInt16.self): return number(UInt16.self)
+        case ObjectIdentifier(UInt32.self): return number(UInt32.self)
+        case ObjectIdentifier(UInt64.self): return number(UInt64.self)
+        case ObjectIdentifier(Double.self):
+            guard let double = value as? Double else { return nil }
+            return .number(try Self.lexeme(double, path: path))
+        case ObjectIdentifier(Float.self):
+            guard let float = value as? Float else { return nil }
+            return .number(try Self.lexeme(float, path: path))
         default: return nil
         }
     }
