@@ -29,10 +29,18 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
     ],
     targets: [
-        /// Pure JSON value, parser and writer shared by the emulator and the walkthrough.
-        .target(name: "KiraJSON", swiftSettings: upcoming),
+        /// Pure JSON value, parser and writer shared by the emulator and the walkthrough; objects are
+        /// `OrderedDictionary`s, and `Codable` values convert to and from `JSONValue`.
+        .target(
+            name: "KiraJSON",
+            dependencies: [.product(name: "OrderedCollections", package: "swift-collections")],
+            swiftSettings: upcoming
+        ),
+        /// Pure: what a host name says (loopback or not), shared by the client and the emulator.
+        .target(name: "HostNames", swiftSettings: upcoming),
         /// Crash-safe file writes and advisory locks, shared by the emulator and the session store.
         .target(name: "DurableFiles", swiftSettings: upcoming),
         /// Pure: the flow format, the walkthrough state machine, the session model. No IO.
@@ -46,6 +54,7 @@ let package = Package(
             name: "KiraClient",
             dependencies: [
                 "KiraJSON",
+                "HostNames",
                 "WalkthroughCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -54,7 +63,7 @@ let package = Package(
             swiftSettings: upcoming
         ),
         /// Session files: where they live, atomic writes, locks.
-        .target(name: "SessionStore", dependencies: ["WalkthroughCore", "DurableFiles"], swiftSettings: upcoming),
+        .target(name: "SessionStore", dependencies: ["WalkthroughCore", "DurableFiles", "KiraJSON"], swiftSettings: upcoming),
         /// How a run talks to the person: the presenter protocol, with no network stack, so the
         /// terminal interface and its tests build without any server or client package.
         .target(name: "WalkthroughPresentation", dependencies: ["WalkthroughCore", "KiraJSON"], swiftSettings: upcoming),
@@ -100,6 +109,7 @@ let package = Package(
             name: "KiraSandbox",
             dependencies: [
                 "KiraJSON",
+                "HostNames",
                 "DurableFiles",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -186,11 +196,12 @@ let package = Package(
             name: "KiraClientTests",
             dependencies: [
                 "KiraTestSupport",
-                "KiraClient", "WalkthroughCore", "SessionStore", "KiraSandbox", "KiraJSON", "DurableFiles",
+                "KiraClient", "WalkthroughCore", "SessionStore", "KiraSandbox", "KiraJSON", "DurableFiles", "HostNames",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
+            exclude: ["Fixtures"],
             swiftSettings: upcoming
         ),
         .testTarget(
@@ -206,6 +217,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
+            exclude: ["Fixtures"],
             swiftSettings: upcoming
         ),
     ],

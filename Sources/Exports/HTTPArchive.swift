@@ -86,7 +86,7 @@ struct HTTPArchive {
         let mimeType = Self.header("content-type", in: exchange.responseHeaders) ?? (body.isEmpty ? "x-unknown" : "application/json")
         return [
             "status": .int(exchange.status ?? 0),
-            "statusText": .string(exchange.status.map(Self.reason) ?? ""),
+            "statusText": .string(exchange.status.map(HTTPReason.text) ?? ""),
             "httpVersion": received ? "HTTP/1.1" : "",
             "cookies": [],
             "headers": headers(exchange.responseHeaders),
@@ -136,14 +136,5 @@ struct HTTPArchive {
     static func milliseconds(_ value: Double) -> JSONValue {
         let clamped = value.isFinite ? max(0, value) : 0
         return .number(String(format: "%.3f", clamped))
-    }
-
-    static func reason(_ status: Int) -> String {
-        [
-            200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 301: "Moved Permanently", 302: "Found", 304: "Not Modified",
-            400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
-            413: "Payload Too Large", 415: "Unsupported Media Type", 422: "Unprocessable Entity", 429: "Too Many Requests",
-            500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
-        ][status] ?? ""
     }
 }

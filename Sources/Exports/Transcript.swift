@@ -114,7 +114,7 @@ struct Transcript {
             while index + repeats < exchanges.count, Self.sameAnswer(exchanges[index + repeats], exchange) { repeats += 1 }
             let last = exchanges[index + repeats - 1]
             let path = Self.path(of: exchange.url, base: session.target.baseURL)
-            let outcome = exchange.status.map { "\($0) \(HTTPArchive.reason($0))" } ?? "no response"
+            let outcome = exchange.status.map { "\($0) \(HTTPReason.text($0))" } ?? "no response"
             let numbers = repeats == 1 ? "\(exchange.sequence)" : "\(exchange.sequence)–\(last.sequence)"
             let total = (index..<(index + repeats)).reduce(0.0) { $0 + max(0, exchanges[$1].durationMilliseconds) }
             let times = repeats == 1 ? Self.duration(total) : "\(repeats) times, \(Self.duration(total)) in all"

@@ -1,4 +1,5 @@
-// The in-process benchmarks behind `bench/run`: rendering a large response and saving a session.
+// The in-process benchmarks behind `bench/run`: rendering a large response, saving a session and
+// building a large JSON object.
 // Not a test: it prints figures as one JSON object per command on standard output.
 import DurableFiles
 import Foundation
@@ -164,13 +165,10 @@ func benchmarkSave(_ options: [String: String]) throws {
         if index >= 10 { samples.append(time) }
     }
     // The two halves of a save: encoding (as SessionStore does) and the durable replace of the file.
-    let encoder = JSONEncoder()
-    encoder.dateEncodingStrategy = .iso8601
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     var encodes: [Double] = [], writes: [Double] = []
-    let bytes = Array(try encoder.encode(session))
+    let bytes = try SessionStore.serialized(session)
     for index in 0..<(repeats + 10) {
-        let encode = try milliseconds { _ = try encoder.encode(session) }
+        let encode = try milliseconds { _ = try SessionStore.serialized(session) }
         let write = try milliseconds { try AtomicFile.replace(scratch + "/replace-only.json", with: bytes) }
         if index >= 10 {
             encodes.append(encode)
@@ -181,6 +179,43 @@ func benchmarkSave(_ options: [String: String]) throws {
     let result: JSONValue = [
         "file_bytes": .int(size), "exchanges": .int(session.exchanges.count), "directory": .string(scratch),
         "save": summary(samples), "encode": summary(encodes), "atomic_replace": summary(writes),
+    ]
+    print(result.text())
+}
+
+/// `object [--keys 50000] [--repeat 7]`: builds a JSON object of that many keys member by member,
+/// from pairs, and by parsing its text; each linear in the keys since objects are ordered
+/// dictionaries (the old array of pairs made each of them quadratic).
+func benchmarkObject(_ options: [String: String]) {
+    let count = Int(options["keys"] ?? "50000") ?? 50000
+    let repeats = Int(options["repeat"] ?? "7") ?? 7
+    let keys = (0..<count).map { "key_\($0)" }
+    let pairs = keys.enumerated().map { ($0.element, JSONValue.int($0.offset)) }
+    var bySubscript: [Double] = [], fromPairs: [Double] = [], parse: [Double] = [], lookups: [Double] = []
+    var text = ""
+    var found = 0
+    for index in 0..<(repeats + 1) {  // the first round warms up and is dropped
+        var built = JSONObject()
+        let subscriptTime = milliseconds { for (key, value) in pairs { built[key] = value } }
+        var fromPairsObject = JSONObject()
+        let pairsTime = milliseconds { fromPairsObject = JSONObject(pairs) }
+        text = JSONValue.object(fromPairsObject).text()
+        var parsed = JSONValue.null
+        let parseTime = milliseconds { parsed = (try? JSONValue.parse(text)) ?? .null }
+        let lookupTime = milliseconds {
+            found = 0
+            for key in keys where parsed[key] != nil { found += 1 }
+        }
+        if index > 0 {
+            bySubscript.append(subscriptTime)
+            fromPairs.append(pairsTime)
+            parse.append(parseTime)
+            lookups.append(lookupTime)
+        }
+    }
+    let result: JSONValue = [
+        "keys": .int(count), "bytes": .int(text.utf8.count), "found": .int(found), "build_by_subscript": summary(bySubscript),
+        "build_from_pairs": summary(fromPairs), "parse": summary(parse), "lookup_every_key": summary(lookups),
     ]
     print(result.text())
 }
@@ -210,7 +245,8 @@ do {
     switch arguments.dropFirst().first {
     case "render": benchmarkRender(options(arguments.dropFirst(2)))
     case "save": try benchmarkSave(options(arguments.dropFirst(2)))
-    default: throw BenchError.usage("kira-bench render|save [--option value …]")
+    case "object": benchmarkObject(options(arguments.dropFirst(2)))
+    default: throw BenchError.usage("kira-bench render|save|object [--option value …]")
     }
 } catch {
     FileHandle.standardError.write(Data("\(error)\n".utf8))

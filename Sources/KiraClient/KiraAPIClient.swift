@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import HostNames
 import KiraJSON
 import NIOCore
 import NIOHTTP1
@@ -69,7 +70,7 @@ public actor KiraAPIClient {
         guard let url = URL(string: base), let scheme = url.scheme?.lowercased(), let host = url.host else {
             throw KiraClientError(description: "\(baseURL) is not a URL such as https://api.balampay.com/sandbox")
         }
-        guard scheme == "https" || (scheme == "http" && Self.isLoopback(host)) else {
+        guard scheme == "https" || (scheme == "http" && HostName.isLoopback(host)) else {
             throw KiraClientError(description: "\(baseURL) must use https: only loopback addresses may use plain http")
         }
         self.baseURL = base
@@ -91,15 +92,6 @@ public actor KiraAPIClient {
     /// Releases the connection pool.
     public func shutdown() async {
         try? await http.shutdown()
-    }
-
-    /// `localhost`, `::1`, or an IPv4 address in 127.0.0.0/8 (four numeric parts, not a name
-    /// that merely starts with "127.").
-    static func isLoopback(_ host: String) -> Bool {
-        if host == "localhost" || host == "::1" || host == "[::1]" { return true }
-        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4, parts[0] == "127" else { return false }
-        return parts.allSatisfy { part in !part.isEmpty && part.count <= 3 && part.allSatisfy(\.isNumber) && (Int(part) ?? 256) <= 255 }
     }
 
     /// Adopts a token captured from `/auth`.

@@ -1,5 +1,9 @@
+import OrderedCollections
+
 /// `JSONValue` round-trips through `Codable`, so records that carry free-form JSON (metadata,
-/// stored responses) can live inside `Codable` snapshots.
+/// stored responses) can live inside `Codable` snapshots. Through `JSONValueEncoder` and
+/// `JSONValueDecoder` a value is kept as it is (key order and number text); through Foundation's
+/// coders a number goes through `Int` or `Double`.
 extension JSONValue: Codable {
     private struct Key: CodingKey {
         var stringValue: String
@@ -9,6 +13,10 @@ extension JSONValue: Codable {
     }
 
     public init(from decoder: any Decoder) throws {
+        if let decoder = decoder as? ValueDecoder {
+            self = decoder.json
+            return
+        }
         if let container = try? decoder.container(keyedBy: Key.self) {
             var object = JSONObject()
             for key in container.allKeys {
@@ -39,6 +47,10 @@ extension JSONValue: Codable {
     }
 
     public func encode(to encoder: any Encoder) throws {
+        if let encoder = encoder as? ValueEncoder {
+            encoder.node.content = .leaf(self)
+            return
+        }
         switch self {
         case .null:
             var container = encoder.singleValueContainer()

@@ -1,3 +1,5 @@
+import OrderedCollections
+
 /// A JSON value that keeps what an API exchange needs to show faithfully.
 ///
 /// Objects keep their keys in the order they were written, and numbers keep their exact lexeme
@@ -17,58 +19,74 @@ public enum JSONValue: Sendable, Hashable {
 
 /// A JSON object whose keys keep their insertion order.
 ///
-/// Lookups are linear: API objects have tens of keys, where a scan beats hashing.
-/// Equality ignores key order, as JSON does.
+/// Backed by an `OrderedDictionary`, so lookups and inserts are constant time and building an
+/// object of `n` keys is linear. Setting an existing key keeps its position; equality ignores key
+/// order, as JSON does.
 public struct JSONObject: Sendable, Hashable, ExpressibleByDictionaryLiteral, Sequence {
-    /// The members in order.
-    public private(set) var entries: [(key: String, value: JSONValue)]
+    /// The members, keyed and in order.
+    public private(set) var members: OrderedDictionary<String, JSONValue>
 
     /// An empty object.
-    public init() { self.entries = [] }
+    public init() { self.members = [:] }
 
-    /// An object with the given members, in order; a repeated key keeps its last value.
+    /// An object with the given members, in order; a repeated key keeps its first position and
+    /// its last value (what the parser does with a duplicate key).
     public init(_ entries: [(String, JSONValue)]) {
-        self.entries = []
-        self.entries.reserveCapacity(entries.count)
-        for (key, value) in entries { self[key] = value }
+        self.members = OrderedDictionary(entries, uniquingKeysWith: { _, last in last })
+    }
+
+    /// An object over the given ordered members.
+    public init(_ members: OrderedDictionary<String, JSONValue>) {
+        self.members = members
     }
 
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
         self.init(elements)
     }
 
+    /// The members in order.
+    public var entries: [(key: String, value: JSONValue)] { Array(members.elements) }
+
     /// The keys in order.
-    public var keys: [String] { entries.map(\.key) }
+    public var keys: [String] { Array(members.keys) }
 
     /// The number of members.
-    public var count: Int { entries.count }
+    public var count: Int { members.count }
 
     /// The value for `key`; setting `nil` removes the member, setting a new key appends it.
     public subscript(key: String) -> JSONValue? {
-        get { entries.first(where: { $0.key == key })?.value }
-        set {
-            if let index = entries.firstIndex(where: { $0.key == key }) {
-                if let newValue { entries[index].value = newValue } else { entries.remove(at: index) }
-            } else if let newValue {
-                entries.append((key, newValue))
-            }
-        }
+        get { members[key] }
+        set { members[key] = newValue }
     }
 
-    public func makeIterator() -> IndexingIterator<[(key: String, value: JSONValue)]> {
-        entries.makeIterator()
+    /// Reserves room for `capacity` members.
+    public mutating func reserveCapacity(_ capacity: Int) {
+        members.reserveCapacity(capacity)
     }
+
+    /// Walks the members in order.
+    public struct Iterator: IteratorProtocol {
+        var base: OrderedDictionary<String, JSONValue>.Iterator
+
+        public mutating func next() -> (key: String, value: JSONValue)? { base.next() }
+    }
+
+    public func makeIterator() -> Iterator {
+        Iterator(base: members.makeIterator())
+    }
+
+    public var underestimatedCount: Int { members.count }
 
     public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
         guard lhs.count == rhs.count else { return false }
-        for (key, value) in lhs.entries where rhs[key] != value { return false }
+        for (key, value) in lhs.members where rhs.members[key] != value { return false }
         return true
     }
 
     public func hash(into hasher: inout Hasher) {
         // Order-independent: combine per-member hashes commutatively.
         var combined = 0
-        for (key, value) in entries {
+        for (key, value) in members {
             var member = Hasher()
             member.combine(key)
             member.combine(value)

@@ -1,3 +1,5 @@
+import OrderedCollections
+
 /// How `JSONValue` is written out.
 public struct JSONWriteOptions: Sendable, Equatable {
     /// Newlines and two-space indentation.
@@ -57,17 +59,29 @@ extension JSONValue {
                 return
             }
             out.append(UInt8(ascii: "{"))
-            let entries = options.sortedKeys ? object.entries.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) } : object.entries
-            for (position, entry) in entries.enumerated() {
-                if position > 0 { out.append(UInt8(ascii: ",")) }
-                Self.newline(into: &out, options: options, indent: indent + 1)
-                Self.writeString(entry.key, into: &out)
-                out.append(UInt8(ascii: ":"))
-                if options.pretty { out.append(UInt8(ascii: " ")) }
-                entry.value.write(into: &out, options: options, indent: indent + 1)
+            if options.sortedKeys {
+                let sorted = object.entries.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+                Self.writeMembers(sorted, into: &out, options: options, indent: indent)
+            } else {
+                Self.writeMembers(object.members.elements, into: &out, options: options, indent: indent)
             }
             Self.newline(into: &out, options: options, indent: indent)
             out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    /// Writes `"key": value` pairs separated by commas, each on its own line when pretty.
+    static func writeMembers<Members: Sequence>(_ members: Members, into out: inout [UInt8], options: JSONWriteOptions, indent: Int)
+    where Members.Element == (key: String, value: JSONValue) {
+        var first = true
+        for (key, value) in members {
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            newline(into: &out, options: options, indent: indent + 1)
+            writeString(key, into: &out)
+            out.append(UInt8(ascii: ":"))
+            if options.pretty { out.append(UInt8(ascii: " ")) }
+            value.write(into: &out, options: options, indent: indent + 1)
         }
     }
 

@@ -73,7 +73,7 @@ struct PlainPresenter: WalkthroughPresenter {
         let timing = String(format: "%.0f ms", exchange.durationMilliseconds)
         if let note = exchange.note { out("  ↻ \(exchange.method) \(exchange.url) — \(note)") }
         if let status = exchange.status {
-            out("← Response it got: \(status) \(HTTPStatusText.reason(status)) (\(timing))")
+            out("← Response it got: \(status) \(HTTPReason.text(status)) (\(timing))")
         } else {
             out("← No response (\(timing)): \(exchange.error ?? "unknown error")")
         }
@@ -217,15 +217,4 @@ struct PlainPresenter: WalkthroughPresenter {
     }
 
     func notice(_ text: String) async { out(text) }
-}
-
-/// Reason phrases for the statuses the API uses.
-enum HTTPStatusText {
-    static func reason(_ status: Int) -> String {
-        [
-            200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-            409: "Conflict", 413: "Payload Too Large", 415: "Unsupported Media Type", 422: "Unprocessable Entity", 429: "Too Many Requests",
-            500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
-        ][status] ?? ""
-    }
 }

@@ -62,8 +62,7 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Longest wait for a condition (user verification, account readiness), in seconds.")
     var waitTimeout: Double?
 
-    @Option(help: "Seconds a new virtual account stays PENDING-ACT-ACCOUNT on the embedded emulator.")
-    var vaReadyAfter: Double = 8
+    @OptionGroup var emulatorOptions: EmulatorOptions
 
     @Option(help: "Receive Kira webhooks on HOST:PORT (port 0 picks one); on an emulator the run registers it itself.")
     var webhookListen: String?
@@ -80,7 +79,6 @@ struct Run: AsyncParsableCommand {
 
     func validate() throws {
         if let waitTimeout, !(waitTimeout > 0) { throw ValidationError("--wait-timeout must be a positive number of seconds") }
-        guard vaReadyAfter >= 0, vaReadyAfter.isFinite else { throw ValidationError("--va-ready-after must be a non-negative number") }
         if webhookListen != nil, listenAddress == nil { throw ValidationError("--webhook-listen takes HOST:PORT, for example 127.0.0.1:0") }
     }
 
@@ -97,7 +95,8 @@ struct Run: AsyncParsableCommand {
             "kira-walkthrough run --session \(sessionOptions.session)"
             + (sessionOptions.stateDir.map { " --state-dir \($0)" } ?? "") + (target.map { " --target \($0)" } ?? "")
         let setup = TargetSetup(
-            name: targetName, environment: environment, store: store, session: sessionOptions.session, vaReadyAfter: vaReadyAfter,
+            name: targetName, environment: environment, store: store, session: sessionOptions.session,
+            vaReadyAfter: emulatorOptions.vaReadyAfter,
             webhookListen: listenAddress
         )
         let interactive = isatty(STDIN_FILENO) == 1

@@ -44,8 +44,7 @@ extension Sandbox {
         @Option(help: "Access token lifetime in seconds.")
         var tokenTtl: Double = 3600
 
-        @Option(help: "Seconds a new virtual account keeps PENDING-ACT-ACCOUNT.")
-        var vaReadyAfter: Double = 8
+        @OptionGroup var emulatorOptions: EmulatorOptions
 
         @Option(help: "Verify complete users automatically after this many seconds (off by default, as in the real sandbox).")
         var autoVerifyAfter: Double?
@@ -67,7 +66,7 @@ extension Sandbox {
 
         func validate() throws {
             for (name, value) in [
-                ("--token-ttl", tokenTtl), ("--va-ready-after", vaReadyAfter), ("--payout-step-interval", payoutStepInterval),
+                ("--token-ttl", tokenTtl), ("--payout-step-interval", payoutStepInterval),
             ]
             where !(value >= 0 && value.isFinite) {
                 throw ValidationError("\(name) must be a non-negative number of seconds")
@@ -100,7 +99,7 @@ extension Sandbox {
             let configuration = SandboxConfiguration(
                 tenants: tenantList,
                 tokenTTL: .seconds(tokenTtl),
-                virtualAccountReadyAfter: .seconds(vaReadyAfter),
+                virtualAccountReadyAfter: .seconds(emulatorOptions.vaReadyAfter),
                 autoVerifyAfter: autoVerifyAfter.map { .seconds($0) },
                 payoutStepInterval: .seconds(payoutStepInterval),
                 rateLimit: rateLimit,

@@ -1,5 +1,6 @@
 import DurableFiles
 import Foundation
+import KiraJSON
 import WalkthroughCore
 
 /// Why a session file cannot be used. The file is left untouched.
@@ -104,11 +105,7 @@ public struct SessionStore: Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw SessionFileError(path: path, reason: "cannot be read")
         }
-        struct Header: Decodable {
-            var schema_version: Int?
-        }
-        let decoder = Self.decoder
-        guard let header = try? decoder.decode(Header.self, from: data), let schema = header.schema_version else {
+        guard let json = try? JSONValue.parse(data), let schema = json["schema_version"]?.intValue else {
             throw SessionFileError(
                 path: path,
                 reason:
@@ -123,7 +120,7 @@ public struct SessionStore: Sendable {
             )
         }
         do {
-            var session = try decoder.decode(Session.self, from: data)
+            var session = try Self.decoder.decode(Session.self, from: json)
             // The file's name is the session's name: a copied file (`cp a.json b.json`) is saved as b.
             session.name = name
             return session
@@ -132,11 +129,16 @@ public struct SessionStore: Sendable {
         }
     }
 
-    /// Writes the session atomically (temporary file, fsync, rename, fsync of the directory).
+    /// Writes the session atomically (temporary file, fsync, rename, fsync of the directory), as
+    /// indented JSON in the session's own key order, response bodies with their number text.
     public func save(_ session: Session) throws {
         try prepare()
-        let data = try Self.encoder.encode(session)
-        try AtomicFile.replace(path(for: session.name), with: Array(data))
+        try AtomicFile.replace(path(for: session.name), with: Self.serialized(session))
+    }
+
+    /// The bytes of a session file.
+    public static func serialized(_ session: Session) throws -> [UInt8] {
+        try encoder.encode(session).serialized(.pretty) + [UInt8(ascii: "\n")]
     }
 
     /// Every session in the directory.
@@ -193,16 +195,18 @@ public struct SessionStore: Sendable {
         return formatter.string(from: date)
     }
 
-    static var encoder: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return encoder
+    /// Dates as ISO 8601 text in UTC, to the second: what `JSONEncoder`'s `.iso8601` wrote, which
+    /// files from earlier versions hold.
+    static let encoder = JSONValueEncoder { value in
+        (value as? Date).map { .string($0.formatted(.iso8601)) }
     }
 
-    static var decoder: JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return decoder
+    /// Reads what `encoder` writes, and files written by earlier versions.
+    static let decoder = JSONValueDecoder { type, json, path in
+        guard type == Date.self else { return nil }
+        guard let text = json.stringValue, let date = try? Date.ISO8601FormatStyle().parse(text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: path, debugDescription: "Expected an ISO 8601 date, found \(json)"))
+        }
+        return date
     }
 }

@@ -61,6 +61,19 @@ import Testing
         #expect(clientID.status == 2)
     }
 
+    /// `--va-ready-after` comes from one option group that both commands use: both list it and
+    /// both refuse a negative value the same way.
+    @Test(arguments: [["run"], ["sandbox", "serve"]])
+    func theSharedEmulatorOptionsAreListedAndCheckedByBothCommands(_ command: [String]) async throws {
+        let help = try await KiraBinary.run(command + ["--help"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("--va-ready-after <va-ready-after>"), "\(help.stdout)")
+        #expect(help.stdout.contains("PENDING-ACT-ACCOUNT"))
+        let negative = try await KiraBinary.run(command + ["--va-ready-after=-1"])
+        #expect(negative.status == 2)
+        #expect(negative.stderr.contains("--va-ready-after must be a non-negative number of seconds"), "\(negative.stderr)")
+    }
+
     @Test func theSeedPagesCurlCommandsBehaveAsDocumented() async throws {
         let served = try ServedEmulator(["--va-ready-after", "1"])
         defer { served.terminate() }

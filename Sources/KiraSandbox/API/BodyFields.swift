@@ -98,7 +98,7 @@ struct BodyFields {
         guard case .string(let string) = value else {
             throw APIError.validation(path(key), "Amounts are decimal strings such as \"100.00\", got \(value.typeName)")
         }
-        guard let cents = Money.parseCents(string) else {
+        guard let cents = Amount.cents(string) else {
             throw APIError.validation(path(key), "Must be a decimal string with at most two decimals, such as \"100.00\"")
         }
         guard cents > 0 else { throw APIError.validation(path(key), "Must be greater than zero") }
@@ -149,34 +149,6 @@ enum SandboxID {
 
     /// A fresh lower-case UUID v4.
     static func make() -> String { UUID().uuidString.lowercased() }
-}
-
-/// Amounts in cents, written as decimal strings.
-enum Money {
-    /// `"100.00"` → 10000; `nil` for anything that is not a plain decimal with ≤ 2 places.
-    static func parseCents(_ string: String) -> Int? {
-        let parts = string.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count <= 2, let whole = parts.first, !whole.isEmpty, whole.count <= 12,
-            whole.allSatisfy({ $0.isASCII && $0.isNumber }), let units = Int(whole)
-        else { return nil }
-        var cents = units * 100
-        if parts.count == 2 {
-            let fraction = parts[1]
-            guard (1...2).contains(fraction.count), fraction.allSatisfy({ $0.isASCII && $0.isNumber }), let value = Int(fraction) else {
-                return nil
-            }
-            cents += fraction.count == 1 ? value * 10 : value
-        }
-        return cents
-    }
-
-    /// 10000 → `"100.00"`.
-    static func format(_ cents: Int) -> String {
-        let sign = cents < 0 ? "-" : ""
-        let magnitude = abs(cents)
-        let fraction = magnitude % 100
-        return "\(sign)\(magnitude / 100).\(fraction < 10 ? "0" : "")\(fraction)"
-    }
 }
 
 extension String {

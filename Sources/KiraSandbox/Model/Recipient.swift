@@ -42,8 +42,8 @@ struct Payout: Codable, Sendable {
     var createdJSON: JSONValue {
         [
             "payout_id": .string(id), "virtual_account_id": .string(virtualAccountID), "recipient_id": .string(recipientID),
-            "amount": .string(Money.format(amountCents)), "currency": .string(currency), "status": "created",
-            "total_fees": .string(Money.format(feeCents)), "created_at": .string(Timestamp.format(createdAt)),
+            "amount": .string(Amount.format(amountCents)), "currency": .string(currency), "status": "created",
+            "total_fees": .string(Amount.format(feeCents)), "created_at": .string(Timestamp.format(createdAt)),
         ]
     }
 
@@ -51,8 +51,8 @@ struct Payout: Codable, Sendable {
     var json: JSONValue {
         [
             "id": .string(id), "payout_id": .string(id), "virtual_account_id": .string(virtualAccountID),
-            "recipient_id": .string(recipientID), "amount": .string(Money.format(amountCents)),
-            "currency": .string(currency), "status": .string(statusText), "total_fees": .string(Money.format(feeCents)),
+            "recipient_id": .string(recipientID), "amount": .string(Amount.format(amountCents)),
+            "currency": .string(currency), "status": .string(statusText), "total_fees": .string(Amount.format(feeCents)),
             "created_at": .string(Timestamp.format(createdAt)), "updated_at": .string(Timestamp.format(updatedAt)),
         ]
     }

@@ -88,7 +88,7 @@ struct Deposit: Codable, Sendable {
     var json: JSONValue {
         [
             "deposit_id": .string(id), "virtual_account_id": .string(virtualAccountID),
-            "amount": .string(Money.format(amountCents)), "currency": .string(currency), "status": "completed",
+            "amount": .string(Amount.format(amountCents)), "currency": .string(currency), "status": "completed",
             "settlement_triggered": false, "created_at": .string(Timestamp.format(createdAt)),
         ]
     }

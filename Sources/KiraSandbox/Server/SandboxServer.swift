@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import HTTPTypes
+import HostNames
 import Hummingbird
 import Logging
 import NIOCore
@@ -42,7 +43,7 @@ public struct SandboxServer: Sendable {
     /// - Throws: `SandboxServerError` for a non-loopback host without an admin token: the
     ///   `/__emulator/` controls must never be open to a network.
     public init(state: SandboxState, host: String = "127.0.0.1", port: Int = 4010, logger: Logger? = nil) throws {
-        guard Self.isLoopback(host) || state.configuration.adminToken != nil else {
+        guard HostName.isLoopback(host) || state.configuration.adminToken != nil else {
             throw SandboxServerError(
                 description: "Refusing to listen on \(host): the /__emulator/ controls would be reachable from the network. "
                     + "Listen on 127.0.0.1, or pass --admin-token to require a token for them."
@@ -60,15 +61,6 @@ public struct SandboxServer: Sendable {
                 logger.logLevel = .warning
                 return logger
             }()
-    }
-
-    /// `localhost`, `::1`, or an IPv4 address in 127.0.0.0/8 (four numeric parts, not a name
-    /// that merely starts with "127.").
-    static func isLoopback(_ host: String) -> Bool {
-        if host == "localhost" || host == "::1" || host == "[::1]" { return true }
-        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4, parts[0] == "127" else { return false }
-        return parts.allSatisfy { part in !part.isEmpty && part.count <= 3 && part.allSatisfy(\.isNumber) && (Int(part) ?? 256) <= 255 }
     }
 
     /// Serves until `stop` is called on what `start` returned, or, with `handlingSignals`, until

@@ -1,5 +1,6 @@
 import DurableFiles
 import Foundation
+import KiraJSON
 
 /// Why the state file could not be used.
 public struct SandboxStateFileError: Error, CustomStringConvertible, Sendable {
@@ -36,12 +37,7 @@ struct SandboxSnapshot: Codable, Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw SandboxStateFileError(path: path, reason: "cannot be read")
         }
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .secondsSince1970
-        struct Header: Decodable {
-            var schema_version: Int?
-        }
-        guard let header = try? decoder.decode(Header.self, from: data), let schema = header.schema_version else {
+        guard let json = try? JSONValue.parse(data), let schema = json["schema_version"]?.intValue else {
             throw SandboxStateFileError(path: path, reason: "is not an emulator state file (no schema_version); it was left untouched")
         }
         guard schema <= currentSchema else {
@@ -50,7 +46,7 @@ struct SandboxSnapshot: Codable, Sendable {
             )
         }
         do {
-            return try decoder.decode(SandboxSnapshot.self, from: data)
+            return try decoder.decode(SandboxSnapshot.self, from: json)
         } catch {
             throw SandboxStateFileError(path: path, reason: "is corrupt (\(error)); it was left untouched")
         }
@@ -58,9 +54,31 @@ struct SandboxSnapshot: Codable, Sendable {
 
     /// Writes atomically: a temporary file, fsync, rename, fsync of the directory.
     func save(to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .secondsSince1970
-        encoder.outputFormatting = [.sortedKeys]
-        try AtomicFile.replace(path, with: Array(try encoder.encode(self)))
+        try AtomicFile.replace(path, with: serialized())
+    }
+
+    /// The file's bytes: compact JSON, keys in the order the records declare them, stored request
+    /// bodies with their own order and number text.
+    func serialized() throws -> [UInt8] {
+        try Self.encoder.encode(self).serialized()
+    }
+
+    /// Dates as seconds since 1970, a JSON number: what `JSONEncoder`'s `.secondsSince1970` wrote,
+    /// which files from earlier versions hold.
+    static let encoder = JSONValueEncoder { value in
+        guard let date = value as? Date else { return nil }
+        var text = date.timeIntervalSince1970.description
+        if text.hasSuffix(".0") { text.removeLast(2) }
+        return .number(text)
+    }
+
+    /// Reads what `encoder` writes, and files written by earlier versions.
+    static let decoder = JSONValueDecoder { type, json, path in
+        guard type == Date.self else { return nil }
+        guard let seconds = json.doubleValue else {
+            throw DecodingError.typeMismatch(
+                Date.self, .init(codingPath: path, debugDescription: "Expected seconds since 1970, found \(json)"))
+        }
+        return Date(timeIntervalSince1970: seconds)
     }
 }

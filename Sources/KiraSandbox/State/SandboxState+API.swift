@@ -225,7 +225,7 @@ extension SandboxState {
                 errors: [("target_version", "Unknown version")]
             )
         }
-        let resources = tenants[context.clientID]!.resources
+        let resources = try tenant(context.clientID).resources
         let current = resources.pinnedVersion ?? .baseline
         if let pinned = resources.pinnedVersion, target < pinned {
             throw APIError.api(
@@ -238,8 +238,10 @@ extension SandboxState {
             return .ok(last)
         }
         let answer: JSONValue = ["previous_version": .string(current.rawValue), "current_version": .string(target.rawValue)]
-        tenants[context.clientID]!.resources.pinnedVersion = target
-        tenants[context.clientID]!.resources.lastUpgrade = answer
+        try withTenant(context.clientID) { tenant in
+            tenant.resources.pinnedVersion = target
+            tenant.resources.lastUpgrade = answer
+        }
         dirty = true
         return .ok(answer)
     }
@@ -260,7 +262,7 @@ extension SandboxState {
         let canonicalBody =
             (try? JSONValue.parse(context.request.body).text(.canonical)) ?? String(decoding: context.request.body, as: UTF8.self)
         let fingerprint = "\(context.request.method) \(context.request.path) \(canonicalBody)"
-        if let record = tenants[context.clientID]!.resources.idempotency[key] {
+        if let record = try tenant(context.clientID).resources.idempotency[key] {
             guard record.fingerprint == fingerprint else {
                 throw APIError.api(
                     409, "idempotency_key_reused",
@@ -271,10 +273,9 @@ extension SandboxState {
         }
         let result = try perform()
         if (200..<300).contains(result.status) {
-            tenants[context.clientID]!.resources.idempotency.insert(
-                IdempotencyRecord(fingerprint: fingerprint, status: result.status, body: result.body, createdAt: clock.now),
-                id: key, limit: configuration.recordLimit
-            )
+            let record = IdempotencyRecord(fingerprint: fingerprint, status: result.status, body: result.body, createdAt: clock.now)
+            let limit = configuration.recordLimit
+            try withTenant(context.clientID) { $0.resources.idempotency.insert(record, id: key, limit: limit) }
             dirty = true
         }
         return result

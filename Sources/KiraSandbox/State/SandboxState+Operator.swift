@@ -32,8 +32,7 @@ extension SandboxState {
         case ("POST", 1, "provision"):
             let body = request.body.isEmpty ? nil : try BodyFields.parse(request.body)
             let clientID = try body?.uuid("client_id") ?? defaultClientID
-            guard tenants[clientID] != nil else { throw APIError.api(404, "not_found", "No tenant with client_id \(clientID)") }
-            return .created(provision(clientID: clientID))
+            return .created(try provision(clientID: clientID))
         case ("POST", 1, "reset"):
             reset()
             return .ok(["message": "Emulator state reset", "tenants": .int(tenants.count)])
@@ -89,9 +88,9 @@ extension SandboxState {
 
     /// Forgets every resource, pin, fault and webhook; keeps tenants and live tokens.
     func reset() {
-        for clientID in tenants.keys {
-            tenants[clientID]!.resources = TenantResources()
-            tenants[clientID]!.webhook = nil
+        for index in tenants.indices {
+            tenants.values[index].resources = TenantResources()
+            tenants.values[index].webhook = nil
         }
         schedule.removeAll()
         faults.removeAll()
@@ -100,8 +99,9 @@ extension SandboxState {
     }
 
     /// What a Kira contact provisions on request: a VERIFIED complete user, its ready VA and a
-    /// SWIFT recipient.
-    func provision(clientID: String) -> JSONValue {
+    /// SWIFT recipient. A 404 for a tenant the emulator does not have.
+    func provision(clientID: String) throws(APIError) -> JSONValue {
+        _ = try tenant(clientID)
         let now = clock.now
         let suffix = String(SandboxID.make().prefix(8))
         let profile: JSONObject = [
@@ -118,13 +118,13 @@ extension SandboxState {
             inputStatus: nil, status: .verified, verificationStatus: "verified", verificationTriggered: true, complete: true,
             createdAt: now, updatedAt: now
         )
-        insertUser(user, clientID: clientID)
+        try insertUser(user, clientID: clientID)
         let account = VirtualAccount(
             id: SandboxID.make(), userID: user.id, type: "US_BANK", provider: "act", bank: "slovak_savings_bank", mode: "fiat",
             lifecycle: .active, accountNumber: Self.randomDigits(10, leadingNonZero: true),
             routingNumber: Self.randomDigits(9, leadingNonZero: false), destination: .null, createdAt: now, updatedAt: now
         )
-        insertAccount(account, clientID: clientID)
+        try insertAccount(account, clientID: clientID)
         let recipient = Recipient(
             id: SandboxID.make(), userID: user.id,
             details: [
@@ -137,7 +137,8 @@ extension SandboxState {
             ],
             rail: "SWIFT", createdAt: now
         )
-        tenants[clientID]!.resources.recipients.insert(recipient, id: recipient.id, limit: configuration.recordLimit)
+        let limit = configuration.recordLimit
+        try withTenant(clientID) { $0.resources.recipients.insert(recipient, id: recipient.id, limit: limit) }
         dirty = true
         return [
             "client_id": .string(clientID), "user_id": .string(user.id), "virtual_account_id": .string(account.id),

@@ -46,17 +46,18 @@ extension SandboxState {
         _ = try account.requiredString("bank_name")
         let bankAddress = try account.requiredNested("bank_address")
         _ = try bankAddress.country("country", length: 2, message: countryMessage)
-        guard tenants[context.clientID]!.resources.users[userID] != nil else { throw APIError.notFound("User") }
+        guard try tenant(context.clientID).resources.users[userID] != nil else { throw APIError.notFound("User") }
 
         let recipient = Recipient(id: SandboxID.make(), userID: userID, details: body.object, rail: rail, createdAt: clock.now)
-        tenants[context.clientID]!.resources.recipients.insert(recipient, id: recipient.id, limit: configuration.recordLimit)
+        let limit = configuration.recordLimit
+        try withTenant(context.clientID) { $0.resources.recipients.insert(recipient, id: recipient.id, limit: limit) }
         dirty = true
         return .created(recipient.json)
     }
 
     /// `GET /v1/recipients/{id}`.
     func getRecipient(_ context: CallContext, id: String) throws(APIError) -> APIResult {
-        guard let recipient = tenants[context.clientID]!.resources.recipients[id] else { throw APIError.notFound("Recipient") }
+        guard let recipient = try tenant(context.clientID).resources.recipients[id] else { throw APIError.notFound("Recipient") }
         return .ok(recipient.json)
     }
 
@@ -68,7 +69,7 @@ extension SandboxState {
             guard let id = SandboxID.canonical(text) else { throw APIError.validation("user_id", "Must be a UUID") }
             userID = id
         }
-        let page = tenants[context.clientID]!.resources.recipients.page(offset: window.offset, limit: window.limit) {
+        let page = try tenant(context.clientID).resources.recipients.page(offset: window.offset, limit: window.limit) {
             userID == nil || $0.userID == userID
         }
         return .ok(["recipients": .array(page.items.map(\.json)), "total": .int(page.total)])
@@ -99,7 +100,7 @@ extension SandboxState {
         let body = try BodyFields.parse(context.request.body)
         let recipientID = try body.requiredUUID("recipient_id")
         let amount = try body.requiredAmount("amount")
-        guard let recipient = tenants[context.clientID]!.resources.recipients[recipientID] else {
+        guard let recipient = try tenant(context.clientID).resources.recipients[recipientID] else {
             throw APIError.notFound("Recipient")
         }
         guard account.isReady else {
@@ -120,16 +121,16 @@ extension SandboxState {
         let request = try payoutRequest(context, accountID: accountID)
         let quote = request.quote
         return .ok([
-            "amount": .string(Money.format(request.amount)), "currency": "USD",
+            "amount": .string(Amount.format(request.amount)), "currency": "USD",
             "fees": [
                 "base_fees": [
-                    "fixed_fee": .string(Money.format(quote.fixed)), "percentage_fee": .string(Money.format(quote.percentage)),
+                    "fixed_fee": .string(Amount.format(quote.fixed)), "percentage_fee": .string(Amount.format(quote.percentage)),
                     "fx_markup": "0.00",
                 ],
-                "client_markup": ["fixed_fee": .string(Money.format(quote.markup)), "percentage_fee": "0.00"],
-                "total_fees": .string(Money.format(quote.total)),
+                "client_markup": ["fixed_fee": .string(Amount.format(quote.markup)), "percentage_fee": "0.00"],
+                "total_fees": .string(Amount.format(quote.total)),
             ],
-            "recipient_amount": .string(Money.format(request.amount - quote.total)), "recipient_currency": "USD",
+            "recipient_amount": .string(Amount.format(request.amount - quote.total)), "recipient_currency": "USD",
             "rail": .string(request.recipient.rail),
         ])
     }
@@ -142,7 +143,7 @@ extension SandboxState {
         guard needed <= configuration.balanceCents else {
             throw APIError.api(
                 400, "insufficient_funds",
-                "Insufficient funds: amount plus fees (\(Money.format(needed))) exceeds the available balance (\(Money.format(configuration.balanceCents)))"
+                "Insufficient funds: amount plus fees (\(Amount.format(needed))) exceeds the available balance (\(Amount.format(configuration.balanceCents)))"
             )
         }
         let now = clock.now
@@ -150,19 +151,20 @@ extension SandboxState {
             id: SandboxID.make(), virtualAccountID: request.account.id, recipientID: request.recipient.id,
             amountCents: request.amount, feeCents: request.quote.total, currency: currency, step: 0, createdAt: now, updatedAt: now
         )
-        tenants[context.clientID]!.resources.payouts.insert(payout, id: payout.id, limit: configuration.recordLimit)
+        let limit = configuration.recordLimit
+        try withTenant(context.clientID) { $0.resources.payouts.insert(payout, id: payout.id, limit: limit) }
         dirty = true
         schedule(.payoutStep, payout.id, clientID: context.clientID, after: configuration.payoutStepInterval)
         emit(
             "payout.created", clientID: context.clientID,
-            data: ["payout_id": .string(payout.id), "status": "created", "amount": .string(Money.format(payout.amountCents))]
+            data: ["payout_id": .string(payout.id), "status": "created", "amount": .string(Amount.format(payout.amountCents))]
         )
         return .created(payout.createdJSON)
     }
 
     /// `GET /v1/payouts/{id}`: upper-case status; another tenant's payout is a 403.
     func getPayout(_ context: CallContext, id: String) throws(APIError) -> APIResult {
-        if let payout = tenants[context.clientID]!.resources.payouts[id] { return .ok(payout.json) }
+        if let payout = try tenant(context.clientID).resources.payouts[id] { return .ok(payout.json) }
         if tenants.values.contains(where: { $0.resources.payouts[id] != nil }) {
             throw APIError.api(403, "forbidden", "You do not have access to this payout")
         }
@@ -184,8 +186,9 @@ extension SandboxState {
         else {
             throw APIError.validation("webhook_url", "Must be an http or https URL")
         }
-        let secret = try body.string("secret") ?? tenants[context.clientID]!.credentials.webhookSecret
-        tenants[context.clientID]!.webhook = WebhookRegistration(url: url, secret: secret)
+        let owner = try tenant(context.clientID)
+        let secret = try body.string("secret") ?? owner.credentials.webhookSecret
+        try withTenant(context.clientID) { $0.webhook = WebhookRegistration(url: url, secret: secret) }
         return .ok(["message": "Webhook registered successfully"])
     }
 }

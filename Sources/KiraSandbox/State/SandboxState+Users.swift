@@ -35,7 +35,7 @@ extension SandboxState {
         let metadata = try body.nested("metadata")?.object ?? JSONObject()
 
         let emailKey = email.lowercased()
-        if tenants[context.clientID]!.resources.userByEmail[emailKey] != nil {
+        if try tenant(context.clientID).resources.userByEmail[emailKey] != nil {
             throw APIError.api(409, "resource_conflict", "A user with email \(email) already exists")
         }
         let required = User.requiredForReview[type] ?? []
@@ -51,7 +51,7 @@ extension SandboxState {
             verificationStatus: "unverified", verificationTriggered: complete || missingSourceOfFunds, complete: complete,
             createdAt: now, updatedAt: now
         )
-        insertUser(user, clientID: context.clientID)
+        try insertUser(user, clientID: context.clientID)
         if missingSourceOfFunds {
             schedule(.userAutoReject, user.id, clientID: context.clientID, after: configuration.rejectAfter)
         } else if complete {
@@ -66,23 +66,26 @@ extension SandboxState {
     }
 
     /// Stores a user, keeping the email index in step with evictions.
-    func insertUser(_ user: User, clientID: String) {
-        let evicted = tenants[clientID]!.resources.users.insert(user, id: user.id, limit: configuration.recordLimit)
-        tenants[clientID]!.resources.userByEmail[user.email.lowercased()] = user.id
-        for old in evicted { tenants[clientID]!.resources.userByEmail.removeValue(forKey: old.email.lowercased()) }
+    func insertUser(_ user: User, clientID: String) throws(APIError) {
+        let limit = configuration.recordLimit
+        try withTenant(clientID) { tenant in
+            let evicted = tenant.resources.users.insert(user, id: user.id, limit: limit)
+            tenant.resources.userByEmail[user.email.lowercased()] = user.id
+            for old in evicted { tenant.resources.userByEmail.removeValue(forKey: old.email.lowercased()) }
+        }
         dirty = true
     }
 
     /// `GET /v1/users/{id}`.
     func getUser(_ context: CallContext, id: String) throws(APIError) -> APIResult {
-        guard let user = tenants[context.clientID]!.resources.users[id] else { throw APIError.notFound("User") }
+        guard let user = try tenant(context.clientID).resources.users[id] else { throw APIError.notFound("User") }
         return .ok(user.json)
     }
 
     /// `GET /v1/users?limit&offset`.
     func listUsers(_ context: CallContext) throws(APIError) -> APIResult {
         let window = try listWindow(context.request)
-        let page = tenants[context.clientID]!.resources.users.page(offset: window.offset, limit: window.limit)
+        let page = try tenant(context.clientID).resources.users.page(offset: window.offset, limit: window.limit)
         return .ok(Self.paginated(page.items.map(\.json), total: page.total, window: window))
     }
 
@@ -93,7 +96,7 @@ extension SandboxState {
         user.status = verified ? .verified : .rejected
         user.verificationStatus = verified ? "verified" : "rejected"
         user.updatedAt = clock.now
-        tenants[clientID]!.resources.users[userID] = user
+        tenants[clientID]?.resources.users[userID] = user
         dirty = true
         if verified {
             emit("user.verification.accepted", clientID: clientID, data: ["user_id": .string(userID), "status": "VERIFIED"])
@@ -169,7 +172,7 @@ extension SandboxState {
         guard bank == "slovak_savings_bank" else {
             throw APIError.api(400, "validation_error", "Invalid bank", errors: [("bank", "Invalid bank")])
         }
-        let resources = tenants[context.clientID]!.resources
+        let resources = try tenant(context.clientID).resources
         guard let user = resources.users[userID] else { throw APIError.notFound("User") }
         if resources.accountByUser[userID] != nil {
             throw APIError.api(409, "resource_conflict", "User already has an ACT virtual account")
@@ -185,7 +188,7 @@ extension SandboxState {
             lifecycle: .activating, accountNumber: VirtualAccount.pendingAccountNumber, routingNumber: nil,
             destination: destination.map { .object($0.object) } ?? .null, createdAt: now, updatedAt: now
         )
-        insertAccount(account, clientID: context.clientID)
+        try insertAccount(account, clientID: context.clientID)
         schedule(.accountReady, account.id, clientID: context.clientID, after: configuration.virtualAccountReadyAfter)
         emit(
             "virtual_account.created", clientID: context.clientID,
@@ -198,15 +201,18 @@ extension SandboxState {
     }
 
     /// Stores an account, keeping the one-per-user index in step with evictions.
-    func insertAccount(_ account: VirtualAccount, clientID: String) {
-        let evicted = tenants[clientID]!.resources.accounts.insert(account, id: account.id, limit: configuration.recordLimit)
-        tenants[clientID]!.resources.accountByUser[account.userID] = account.id
-        for old in evicted { tenants[clientID]!.resources.accountByUser.removeValue(forKey: old.userID) }
+    func insertAccount(_ account: VirtualAccount, clientID: String) throws(APIError) {
+        let limit = configuration.recordLimit
+        try withTenant(clientID) { tenant in
+            let evicted = tenant.resources.accounts.insert(account, id: account.id, limit: limit)
+            tenant.resources.accountByUser[account.userID] = account.id
+            for old in evicted { tenant.resources.accountByUser.removeValue(forKey: old.userID) }
+        }
         dirty = true
     }
 
     func account(_ context: CallContext, _ id: String) throws(APIError) -> VirtualAccount {
-        guard let account = tenants[context.clientID]!.resources.accounts[id] else { throw APIError.notFound("Virtual account") }
+        guard let account = try tenant(context.clientID).resources.accounts[id] else { throw APIError.notFound("Virtual account") }
         return account
     }
 
@@ -223,7 +229,7 @@ extension SandboxState {
             guard let id = SandboxID.canonical(text) else { throw APIError.validation("user_id", "Must be a UUID") }
             userID = id
         }
-        let page = tenants[context.clientID]!.resources.accounts.page(offset: window.offset, limit: window.limit) {
+        let page = try tenant(context.clientID).resources.accounts.page(offset: window.offset, limit: window.limit) {
             userID == nil || $0.userID == userID
         }
         return .ok(Self.paginated(page.items.map { $0.listItemJSON(version: context.version) }, total: page.total, window: window))
@@ -239,7 +245,7 @@ extension SandboxState {
             )
         }
         return .ok([
-            "virtual_account_id": .string(account.id), "available_balance": .string(Money.format(configuration.balanceCents)),
+            "virtual_account_id": .string(account.id), "available_balance": .string(Amount.format(configuration.balanceCents)),
             "currency": "USD", "updated_at": .string(Timestamp.format(account.updatedAt)),
         ])
     }
@@ -269,13 +275,14 @@ extension SandboxState {
             id: SandboxID.make(), virtualAccountID: account.id, userID: account.userID, amountCents: amount, currency: currency,
             senderName: senderName, paymentRail: rail, createdAt: clock.now
         )
-        tenants[context.clientID]!.resources.deposits.insert(deposit, id: deposit.id, limit: configuration.recordLimit)
+        let limit = configuration.recordLimit
+        try withTenant(context.clientID) { $0.resources.deposits.insert(deposit, id: deposit.id, limit: limit) }
         dirty = true
         emit(
             "virtual_account.deposit_funds_received", clientID: context.clientID,
             data: [
                 "user_id": .string(account.userID), "virtual_account_id": .string(account.id), "deposit_id": .string(deposit.id),
-                "amount": .string(Money.format(amount)), "currency": .string(currency),
+                "amount": .string(Amount.format(amount)), "currency": .string(currency),
                 "created_at": .string(Timestamp.format(deposit.createdAt)),
                 "source": ["sender_name": .string(senderName ?? "Sandbox Sender"), "payment_rail": .string(rail ?? "ach")],
             ]

@@ -184,8 +184,8 @@ public actor SandboxState {
         }
         tokens.removeOldest { $0.expiresAt <= now }
         let idempotencyCutoff = now.addingTimeInterval(-configuration.idempotencyTTL.seconds)
-        for clientID in tenants.keys {
-            tenants[clientID]!.resources.idempotency.removeOldest { $0.createdAt <= idempotencyCutoff }
+        for index in tenants.indices {
+            tenants.values[index].resources.idempotency.removeOldest { $0.createdAt <= idempotencyCutoff }
         }
     }
 
@@ -208,30 +208,32 @@ public actor SandboxState {
     func apply(_ transition: ScheduledTransition) {
         let clientID = transition.clientID
         let id = transition.resourceID
+        // A transition of a tenant this run does not have is dropped (the state file's schedule is
+        // filtered at load, so none should reach here).
         guard tenants[clientID] != nil else { return }
         let at = transition.due
         switch transition.kind {
         case .userVerifying:
-            guard var user = tenants[clientID]!.resources.users[id], user.status == .created else { return }
+            guard var user = tenants[clientID]?.resources.users[id], user.status == .created else { return }
             user.status = .verifying
             user.verificationStatus = "pending"
             user.updatedAt = at
-            tenants[clientID]!.resources.users[id] = user
+            tenants[clientID]?.resources.users[id] = user
         case .userReview:
-            guard var user = tenants[clientID]!.resources.users[id], user.status == .created || user.status == .verifying
+            guard var user = tenants[clientID]?.resources.users[id], user.status == .created || user.status == .verifying
             else { return }
             // The vendor check passed, the compliance review has not: verification_status says
             // "verified" while status says REVIEW (Q-GATE-ON-STATUS).
             user.status = .review
             user.verificationStatus = "verified"
             user.updatedAt = at
-            tenants[clientID]!.resources.users[id] = user
+            tenants[clientID]?.resources.users[id] = user
         case .userAutoReject:
-            guard var user = tenants[clientID]!.resources.users[id], user.status != .verified, user.status != .rejected
+            guard var user = tenants[clientID]?.resources.users[id], user.status != .verified, user.status != .rejected
             else { return }
             user.status = .rejected
             user.updatedAt = at
-            tenants[clientID]!.resources.users[id] = user
+            tenants[clientID]?.resources.users[id] = user
             emit(
                 "user.verification.failed", clientID: clientID,
                 data: [
@@ -240,16 +242,16 @@ public actor SandboxState {
                 ]
             )
         case .userAutoVerify:
-            guard let user = tenants[clientID]!.resources.users[id], user.status != .verified, user.status != .rejected
+            guard let user = tenants[clientID]?.resources.users[id], user.status != .verified, user.status != .rejected
             else { return }
             setUserStatus(clientID: clientID, userID: id, verified: true, reason: nil)
         case .accountReady:
-            guard var account = tenants[clientID]!.resources.accounts[id], !account.isReady else { return }
+            guard var account = tenants[clientID]?.resources.accounts[id], !account.isReady else { return }
             account.accountNumber = Self.randomDigits(10, leadingNonZero: true)
             account.routingNumber = Self.randomDigits(9, leadingNonZero: false)
             account.lifecycle = .active
             account.updatedAt = at
-            tenants[clientID]!.resources.accounts[id] = account
+            tenants[clientID]?.resources.accounts[id] = account
             emit(
                 "virtual_account.activated", clientID: clientID,
                 data: [
@@ -257,17 +259,17 @@ public actor SandboxState {
                 ]
             )
         case .payoutStep:
-            guard var payout = tenants[clientID]!.resources.payouts[id], payout.step < Payout.progression.count - 1 else {
+            guard var payout = tenants[clientID]?.resources.payouts[id], payout.step < Payout.progression.count - 1 else {
                 return
             }
             payout.step += 1
             payout.updatedAt = at
-            tenants[clientID]!.resources.payouts[id] = payout
+            tenants[clientID]?.resources.payouts[id] = payout
             emit("payout.status_changed", clientID: clientID, data: ["payout_id": .string(id), "status": .string(payout.statusText)])
             if payout.step == Payout.progression.count - 1 {
                 emit(
                     "payout.completed", clientID: clientID,
-                    data: ["payout_id": .string(id), "amount": .string(Money.format(payout.amountCents))])
+                    data: ["payout_id": .string(id), "amount": .string(Amount.format(payout.amountCents))])
             } else {
                 // From this step's due time, so one large clock jump plays every step.
                 schedule(.payoutStep, id, clientID: clientID, after: configuration.payoutStepInterval, from: at)

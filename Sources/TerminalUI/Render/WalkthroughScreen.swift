@@ -498,14 +498,3 @@ public struct WalkthroughRenderer: Sendable {
         return lines
     }
 }
-
-/// Reason phrases for status lines.
-enum HTTPReason {
-    static func text(_ status: Int) -> String {
-        [
-            200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-            409: "Conflict", 413: "Payload Too Large", 415: "Unsupported Media Type", 422: "Unprocessable Entity", 429: "Too Many Requests",
-            500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
-        ][status] ?? ""
-    }
-}

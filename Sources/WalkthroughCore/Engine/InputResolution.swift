@@ -1,4 +1,5 @@
 import Foundation
+import KiraJSON
 
 /// Where an input's value comes from: the session, the environment, the demo credentials, a
 /// generator, or, last, the person.

@@ -1,4 +1,5 @@
 import Foundation
+import KiraJSON
 
 /// Stopping on a quirk, offering its remedies, and carrying each one out.
 extension WalkthroughEngine {

@@ -27,29 +27,3 @@ extension FlowStep {
         return all
     }
 }
-
-/// Amounts as the API writes them: positive decimal strings with at most two places.
-public enum Amount {
-    /// `"100.00"` → 10000; `nil` for anything else.
-    public static func cents(_ text: String) -> Int? {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count <= 2, let whole = parts.first, !whole.isEmpty, whole.count <= 12,
-            whole.allSatisfy({ $0.isASCII && $0.isNumber }), let units = Int(whole)
-        else { return nil }
-        var cents = units * 100
-        if parts.count == 2 {
-            let fraction = parts[1]
-            guard (1...2).contains(fraction.count), fraction.allSatisfy({ $0.isASCII && $0.isNumber }), let value = Int(fraction) else {
-                return nil
-            }
-            cents += fraction.count == 1 ? value * 10 : value
-        }
-        return cents
-    }
-
-    /// 10000 → `"100.00"`.
-    public static func format(_ cents: Int) -> String {
-        let fraction = abs(cents) % 100
-        return "\(cents < 0 ? "-" : "")\(abs(cents) / 100).\(fraction < 10 ? "0" : "")\(fraction)"
-    }
-}
