@@ -67,7 +67,9 @@ import Testing
             ]
             try store.save(session)
             let text = String(decoding: try #require(bytes(store.path(for: "order"))), as: UTF8.self)
-            #expect(text.hasPrefix("{\n  \"schema_version\": \(Session.currentSchema),\n  \"name\": \"order\""), "the session's own key order, not sorted")
+            #expect(
+                text.hasPrefix("{\n  \"schema_version\": \(Session.currentSchema),\n  \"name\": \"order\""),
+                "the session's own key order, not sorted")
             #expect(text.contains("\"amount\": 100.00"))
             #expect(text.contains("\"alpha\": 1.50e2"))
             let loaded = try #require(try store.load("order"))

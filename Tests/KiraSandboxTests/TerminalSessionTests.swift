@@ -101,7 +101,9 @@ import Testing
         while Date() < deadline, edited == nil {
             let text = (try? String(contentsOfFile: directory + "/default.json", encoding: .utf8)) ?? ""
             let exchanges = (try? JSONValue.parse(text))?["exchanges"]?.arrayValue ?? []
-            edited = exchanges.first { $0["request_id"]?.stringValue == "pin" && ($0["request_body"]?.stringValue ?? "").contains("edited") }
+            edited = exchanges.first {
+                $0["request_id"]?.stringValue == "pin" && ($0["request_body"]?.stringValue ?? "").contains("edited")
+            }
             if edited == nil, tmux.screen.contains("Press Enter to send") { tmux.send("Enter") }
             try await Task.sleep(for: .milliseconds(200))
         }

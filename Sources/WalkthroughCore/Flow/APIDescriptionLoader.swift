@@ -155,23 +155,8 @@ extension FlowLoader {
         if !Self.methods.contains(method) { problem(mapping["method"], "method must be one of \(Self.methods.joined(separator: ", "))") }
         let path = requiredString(mapping, "path", in: node) ?? "/"
         if !path.hasPrefix("/") { problem(mapping["path"], "A path starts with '/' (it is appended to the target's base URL)") }
-        var auth = AuthMode.bearer
-        if let authNode = mapping["auth"], let text = string(authNode, "auth") {
-            if let value = AuthMode(rawValue: text) { auth = value } else { problem(authNode, "auth must be none, api_key or bearer") }
-        }
-        var body: JSONValue?
-        if let bodyNode = mapping["body"] {
-            body = json(bodyNode)
-            if let body {
-                do { _ = try body.templateReferences() } catch { problem(bodyNode, "In the body: \(error.message)") }
-            }
-        }
-        var expect: [Int] = []
-        if let expectNode = mapping["expect"] {
-            expect = integers(expectNode, "expect")
-        } else {
-            problem(node, "Missing 'expect': the statuses that mean the registration worked")
-        }
+        let (auth, body, expect) = authBodyExpect(
+            mapping, in: node, defaultAuth: .bearer, expectMeans: "the statuses that mean the registration worked")
         var notices = WebhookRegistration.Notices.standard
         if let noticesNode = mapping["notices"] {
             if let noticesMapping = noticesNode.mapping {

@@ -311,23 +311,8 @@ public struct FlowLoader {
         let path = mapping["path"].flatMap { template($0, pathText) } ?? (try? Template(parsing: "/"))!
         // Unwritten, the credentials and whether a resend is safe come from the API's rules.
         let traits = api.traits(method: method, path: pathText)
-        var auth = traits.auth ?? AuthMode.bearer
-        if let authNode = mapping["auth"], let text = string(authNode, "auth") {
-            if let value = AuthMode(rawValue: text) { auth = value } else { problem(authNode, "auth must be none, api_key or bearer") }
-        }
-        var body: JSONValue?
-        if let bodyNode = mapping["body"] {
-            body = json(bodyNode)
-            if let body {
-                do { _ = try body.templateReferences() } catch { problem(bodyNode, "In the body: \(error.message)") }
-            }
-        }
-        var expect: [Int] = []
-        if let expectNode = mapping["expect"] {
-            expect = integers(expectNode, "expect")
-        } else {
-            problem(node, "Missing 'expect': the statuses that mean success")
-        }
+        let (auth, body, expect) = authBodyExpect(
+            mapping, in: node, defaultAuth: traits.auth ?? AuthMode.bearer, expectMeans: "the statuses that mean success")
         var captures: [Capture] = []
         if let captureNode = mapping["capture"] {
             if let captureMapping = captureNode.mapping {
@@ -407,6 +392,31 @@ public struct FlowLoader {
         }
         return WebhookWait(
             event: event, field: field, equals: equals, timeout: timeout, quirk: optionalString(mapping, "quirk"), explain: explain)
+    }
+
+    /// The `auth` (else `defaultAuth`), `body` and required `expect` of a request: a flow's, or
+    /// the API description's webhook registration.
+    mutating func authBodyExpect(
+        _ mapping: Node.Mapping, in node: Node, defaultAuth: AuthMode, expectMeans: String
+    ) -> (auth: AuthMode, body: JSONValue?, expect: [Int]) {
+        var auth = defaultAuth
+        if let authNode = mapping["auth"], let text = string(authNode, "auth") {
+            if let value = AuthMode(rawValue: text) { auth = value } else { problem(authNode, "auth must be none, api_key or bearer") }
+        }
+        var body: JSONValue?
+        if let bodyNode = mapping["body"] {
+            body = json(bodyNode)
+            if let body {
+                do { _ = try body.templateReferences() } catch { problem(bodyNode, "In the body: \(error.message)") }
+            }
+        }
+        var expect: [Int] = []
+        if let expectNode = mapping["expect"] {
+            expect = integers(expectNode, "expect")
+        } else {
+            problem(node, "Missing 'expect': \(expectMeans)")
+        }
+        return (auth, body, expect)
     }
 
     mutating func integers(_ node: Node, _ what: String) -> [Int] {
