@@ -96,13 +96,15 @@ func mode(_ path: String) throws -> Int {
     @Test func aSessionNameCannotCollideWithAnEmulatorStateFile() throws {
         try withTemporaryDirectory { root in
             let store = SessionStore(directory: root)
-            guard SessionStore.isValidName("demo.emulator") else { return }  // refused: no collision possible
-            try store.save(try quickstartSession("demo.emulator"))
-            #expect(store.list().map(\.name) == ["demo.emulator"], "session demo.emulator is hidden from `sessions`")
+            // `demo.emulator.json` is where session demo keeps its emulator's state, so no session
+            // may be called `demo.emulator`.
+            #expect(!SessionStore.isValidName("demo.emulator"))
+            #expect(SessionStore.isValidName("demo.emulators"))
+            #expect(store.emulatorStatePath(for: "demo") == store.path(for: "demo.emulator"))
+            // The emulator's state beside a session is not listed as a session of its own.
             try store.save(try quickstartSession("demo"))
-            _ = try store.reset("demo")
-            let survivor = try store.load("demo.emulator")
-            #expect(survivor != nil, "resetting session demo moved session demo.emulator away as its emulator state")
+            try Data(#"{"schema_version":1,"tenants":{}}"#.utf8).write(to: URL(fileURLWithPath: store.emulatorStatePath(for: "demo")))
+            #expect(store.list().map(\.name) == ["demo"])
         }
     }
 }
@@ -270,16 +272,19 @@ func mode(_ path: String) throws -> Int {
         try withTemporaryDirectory { root in
             let store = SessionStore(directory: root)
             let first = try store.lock("s")
+            // Held: another taker is refused (flock is per open file, so this process counts too).
+            #expect(throws: (any Error).self) { try store.lock("s").release() }
             first.release()
             first.release()  // twice is harmless
             let second = try store.lock("s")
+            #expect(throws: (any Error).self) { try store.lock("s").release() }
             second.release()
             do {
                 let scoped = try store.lock("s")
                 _ = scoped
             }
             // The scoped lock went with its owner.
-            try store.lock("s").release()
+            #expect(throws: Never.self) { try store.lock("s").release() }
         }
     }
 
