@@ -119,6 +119,8 @@ struct Driver {
     var webhookRegistered = false
     var recordedWebhooks = 0
     var reportedViolations = 0
+    /// The captured bearer token last handed to the client.
+    var handedToken: String?
     /// How each step stood when the run began: a step that had started before is "resumed".
     let initialStates: [StepState]
 
@@ -354,9 +356,15 @@ struct Driver {
         return step.requestsIncludingRemedies.contains { $0.id == request.requestID && $0.captures.contains { $0.role == .bearerToken } }
     }
 
+    /// Hands the client what the engine learnt: a token the flow captured (only a new one: the
+    /// client's own renewal since then must not be replaced by the older captured token, or every
+    /// later call would meet a 401 first) and the pinned version.
     mutating func syncClient() async {
         guard let client else { return }
-        if let bearer = engine.bearerToken { await client.setToken(bearer.token, lifetime: bearer.lifetime) }
+        if let bearer = engine.bearerToken, bearer.token != handedToken {
+            await client.setToken(bearer.token, lifetime: bearer.lifetime)
+            handedToken = bearer.token
+        }
         await client.setPinnedVersion(engine.session.pinnedVersion)
     }
 

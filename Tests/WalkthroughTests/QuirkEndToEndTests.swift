@@ -133,6 +133,9 @@ import WalkthroughPresentation
             #expect(exchanges[unauthorized + 1].note?.contains("Q-TOKEN-TTL") == true)
             #expect(exchanges[unauthorized + 2].requestID == exchanges[unauthorized].requestID, "the same request, sent again")
             #expect([200, 201].contains(exchanges[unauthorized + 2].status ?? 0))
+            // Once: one 401 in the whole run, one re-authentication for it, one resend.
+            #expect(exchanges.filter { $0.status == 401 }.count == 1)
+            #expect(exchanges.filter { $0.requestID == "auth" && ($0.note?.contains("Q-TOKEN-TTL") ?? false) }.count == 1)
         }
     }
 
@@ -143,9 +146,17 @@ import WalkthroughPresentation
             let flow = try quickstart()
             let presenter = RecordingPresenter()
             #expect(await fixture.run(flow, presenter: presenter) == .completed)
-            let renewals = await presenter.exchanges.filter { $0.requestID == "auth" && ($0.note?.contains("Q-TOKEN-TTL") ?? false) }
-            #expect(renewals.count >= 5)
-            #expect(await presenter.exchanges.allSatisfy { $0.status != 401 })
+            let exchanges = await presenter.exchanges
+            #expect(exchanges.allSatisfy { $0.status != 401 })
+            // Every call that carries a bearer token comes right after a renewal made for it.
+            let bearerCalls = exchanges.indices.filter { index in exchanges[index].requestHeaders.contains { $0.first == "authorization" } }
+            #expect(bearerCalls.count >= 10, "pin, user, polls, account, deposit, payout")
+            for index in bearerCalls {
+                let before = index > 0 ? exchanges[index - 1] : nil
+                #expect(
+                    before?.requestID == "auth" && (before?.note?.contains("Q-TOKEN-TTL") ?? false),
+                    "\(exchanges[index].method) \(exchanges[index].url) was not renewed before use")
+            }
         }
     }
 
