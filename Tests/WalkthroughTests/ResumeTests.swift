@@ -10,6 +10,57 @@ import Testing
         try JSONDecoder().decode(Session.self, from: JSONEncoder().encode(session))
     }
 
+    @Test func aPollInFlightWhenTheRunDiedPollsAgainTheNextDay() throws {
+        let flow = try quickstart()
+        var harness = EngineHarness(flow: flow, answer: happyAnswer(userStatuses: ["CREATED"]))
+        // Stop with the second poll of the user's wait in flight (as a kill would leave it).
+        var polls = 0
+        let inFlight = harness.run(stopWhen: { action in
+            if case .send(let request) = action, request.requestID == "user_verified" { polls += 1 }
+            return polls == 2
+        })
+        guard case .send(let request) = inFlight, case .sending(_, let wait?) = harness.engine.session.steps[3].phase else {
+            Issue.record("expected a poll in flight, got \(inFlight)")
+            return
+        }
+        #expect(wait.attempt == 1)
+        let nextDay = harness.now.addingTimeInterval(86_400)
+        var resumed = WalkthroughEngine(flow: flow, session: try decoded(harness.engine.session), sources: harness.engine.sources)
+        #expect(resumed.start(now: nextDay) == .send(request))
+        #expect(resumed.session.steps[3].wait == WaitProgress(startedAt: nextDay, attempt: 0), "the wait's clock starts again")
+        // Not verified yet: the wait goes on (it does not time out on yesterday's clock).
+        guard case .poll = resumed.received(response(200, ["id": "user-1", "status": "CREATED"]), now: nextDay) else {
+            Issue.record("expected another poll: \(resumed.session.steps[3].phase)")
+            return
+        }
+        #expect(resumed.violations.isEmpty)
+    }
+
+    @Test func aResumedPromptStillSaysWhyTheLastValueWasRefused() throws {
+        let flow = try quickstart()
+        var harness = EngineHarness(flow: flow, answer: happyAnswer())
+        guard
+            case .needInput = harness.run(stopWhen: { if case .needInput(let input) = $0 { input.name == "deposit_amount" } else { false } }
+            )
+        else {
+            Issue.record("deposit_amount was not asked")
+            return
+        }
+        guard case .needInput(let refused) = harness.engine.provide(input: "deposit_amount", value: "ten dollars", now: harness.now) else {
+            Issue.record("an invalid amount is asked again")
+            return
+        }
+        let reason = try #require(refused.error)
+        #expect(reason.contains("amount"))
+        var resumed = WalkthroughEngine(flow: flow, session: try decoded(harness.engine.session), sources: harness.engine.sources)
+        guard case .needInput(let again) = resumed.start(now: harness.now) else {
+            Issue.record("expected the prompt again")
+            return
+        }
+        #expect(again.name == "deposit_amount")
+        #expect(again.error == reason)
+    }
+
     @Test func aCompleteSessionResumesToFinishedWithoutCredentials() throws {
         let flow = try quickstart()
         var harness = EngineHarness(flow: flow, answer: happyAnswer())

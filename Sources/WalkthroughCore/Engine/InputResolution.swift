@@ -28,10 +28,11 @@ extension WalkthroughEngine {
     }
 
     /// Fills an input from the environment, the demo credentials or a generator; else the step
-    /// asks the person, and the `.needInput` action is returned.
-    mutating func settle(_ input: FlowInput, stepIndex: Int, now: Date) -> EngineAction? {
+    /// asks the person, and the `.needInput` action is returned, with `previousError` (why the
+    /// value given before was refused) unless the environment's value is the problem now.
+    mutating func settle(_ input: FlowInput, stepIndex: Int, now: Date, previousError: String? = nil) -> EngineAction? {
         if settleQuietly(input) { return nil }
-        var error: String?
+        var error = previousError
         if let env = input.env, let value = sources.environment[env], !value.isEmpty, let problem = Self.check(value, input: input) {
             error = "\(env)=\(input.secret ? "…" : value) is not usable: \(problem)"
         }

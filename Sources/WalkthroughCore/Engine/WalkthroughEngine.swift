@@ -172,14 +172,19 @@ public struct WalkthroughEngine: Sendable {
         case .awaitingInput(let ask):
             guard let input = flow.input(ask.name) else { return fail(index, "The flow has no input \(ask.name)") }
             if ask.remedy == nil {
-                if let action = settle(input, stepIndex: index, now: now) { return action }
+                if let action = settle(input, stepIndex: index, now: now, previousError: ask.error) { return action }
                 enter(index, .pending)
                 return enterStep(index, now: now, keepingRequestIndex: true)
             }
             return .needInput(inputRequest(input, stepIndex: index))
         case .ready(let active):
             return .confirm(active.request)
-        case .sending(let active, _):
+        case .sending(let active, _?):
+            // A poll that was in flight: polling resumes with the wait's clock restarted, as
+            // between two polls (the old start would time the wait out at once).
+            enter(index, .sending(active, wait: WaitProgress(startedAt: now, attempt: 0)))
+            return .send(active.request)
+        case .sending(let active, nil):
             return active.request.repeatable ? .send(active.request) : .askResend(active.request)
         case .waiting(let active, _):
             enter(index, .sending(active, wait: WaitProgress(startedAt: now, attempt: 0)))
