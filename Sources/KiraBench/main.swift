@@ -165,20 +165,28 @@ func benchmarkSave(_ options: [String: String]) throws {
         if index >= 10 { samples.append(time) }
     }
     // The two halves of a save: encoding (as SessionStore does) and the durable replace of the file.
-    var encodes: [Double] = [], writes: [Double] = []
+    // For comparison, Foundation's JSONEncoder as sessions were written before KiraJSON wrote them
+    // (pretty, sorted keys, ISO 8601 dates, response bodies' numbers through Double).
+    let foundation = JSONEncoder()
+    foundation.dateEncodingStrategy = .iso8601
+    foundation.outputFormatting = [.prettyPrinted, .sortedKeys]
+    var encodes: [Double] = [], writes: [Double] = [], foundationEncodes: [Double] = []
     let bytes = try SessionStore.serialized(session)
     for index in 0..<(repeats + 10) {
         let encode = try milliseconds { _ = try SessionStore.serialized(session) }
         let write = try milliseconds { try AtomicFile.replace(scratch + "/replace-only.json", with: bytes) }
+        let foundationEncode = try milliseconds { _ = try foundation.encode(session) }
         if index >= 10 {
             encodes.append(encode)
             writes.append(write)
+            foundationEncodes.append(foundationEncode)
         }
     }
     let size = (try? FileManager.default.attributesOfItem(atPath: store.path(for: session.name))[.size] as? Int) ?? 0
     let result: JSONValue = [
         "file_bytes": .int(size), "exchanges": .int(session.exchanges.count), "directory": .string(scratch),
         "save": summary(samples), "encode": summary(encodes), "atomic_replace": summary(writes),
+        "encode_with_foundation": summary(foundationEncodes),
     ]
     print(result.text())
 }
