@@ -224,6 +224,20 @@ import Testing
         #expect(run.stdout.contains("Resume with: kira-walkthrough run --session default"))
     }
 
+    @Test func aBrokenFlowFileIsExplainedWhereItIsWrongAndNothingIsSent() async throws {
+        let directory = stateDirectory()
+        let flow = directory + "/broken.yaml"
+        try "flow: broken\ntitle: Broken\nsteps: []\n".write(toFile: flow, atomically: true, encoding: .utf8)
+        let run = try await KiraBinary.run(
+            ["run", "--plain", "--yes", "--target", "local", "--state-dir", directory, "--flow", flow],
+            environment: ["KIRA_API_KEY": ""])
+        #expect(run.status == 1, "\(run.stdout)\n\(run.stderr)")
+        #expect(run.stderr.contains("\(flow):1:1:") && run.stderr.contains("api_version"), "\(run.stderr)")
+        #expect(!run.stdout.contains("Request it will send"))
+        // No session was started for it.
+        #expect(!FileManager.default.fileExists(atPath: directory + "/default.json"))
+    }
+
     @Test func usageErrorsExitWith2() async throws {
         let badName = try await KiraBinary.run(["run", "--session", "no/slashes", "--plain"])
         #expect(badName.status == 2)
