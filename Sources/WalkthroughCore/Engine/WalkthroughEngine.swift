@@ -101,9 +101,6 @@ public struct WalkthroughEngine: Sendable {
         return names
     }
 
-    /// The current step's phase, `nil` when every step is over.
-    public var currentPhase: StepPhase? { currentIndex.map { session.steps[$0].phase } }
-
     // MARK: The machine
 
     /// Moves step `index` to `phase`: the one place a phase changes. A change the table does not
@@ -117,23 +114,20 @@ public struct WalkthroughEngine: Sendable {
         session.steps[index].phase = phase
     }
 
-    /// The current step, when `event` is accepted in its phase; else the `.rejected` action that
-    /// says so and goes on with what the current phase needs.
-    mutating func accept(_ event: EngineEvent, now: Date) -> Result<Int, RejectedAction> {
-        guard let index = currentIndex else {
-            return .failure(RejectedAction(action: .rejected(RejectedEvent(event: event, stepID: nil, state: nil), then: finish(now: now))))
-        }
-        let state = session.steps[index].state
-        guard StepMachine.accepts(event, in: state) else {
-            let rejected = RejectedEvent(event: event, stepID: session.steps[index].id, state: state)
-            return .failure(RejectedAction(action: .rejected(rejected, then: resume(now: now))))
-        }
-        return .success(index)
+    /// The current step, when `event` is accepted in its phase.
+    func acceptingStep(_ event: EngineEvent) -> Int? {
+        guard let index = currentIndex, StepMachine.accepts(event, in: session.steps[index].state) else { return nil }
+        return index
     }
 
-    /// A `.rejected` action as a `Result` failure.
-    struct RejectedAction: Error {
-        var action: EngineAction
+    /// The answer to an event the current phase does not accept: `.rejected`, then what the
+    /// phase needs (or `.finished` after the last step).
+    mutating func reject(_ event: EngineEvent, now: Date) -> EngineAction {
+        guard let index = currentIndex else {
+            return .rejected(RejectedEvent(event: event, stepID: nil, state: nil), then: finish(now: now))
+        }
+        let rejected = RejectedEvent(event: event, stepID: session.steps[index].id, state: session.steps[index].state)
+        return .rejected(rejected, then: resume(now: now))
     }
 
     // MARK: Events
@@ -225,14 +219,9 @@ public struct WalkthroughEngine: Sendable {
             pendingCredentialError = nil
             return start(now: now)
         }
-        let index: Int
-        switch accept(.provideInput, now: now) {
-        case .failure(let rejected): return rejected.action
-        case .success(let current): index = current
-        }
+        guard let index = acceptingStep(.provideInput) else { return reject(.provideInput, now: now) }
         guard case .awaitingInput(var ask) = session.steps[index].phase, ask.name == name, let input = flow.input(name) else {
-            let rejected = RejectedEvent(event: .provideInput, stepID: session.steps[index].id, state: session.steps[index].state)
-            return .rejected(rejected, then: resume(now: now))
+            return reject(.provideInput, now: now)
         }
         let value = raw.trimmingCharacters(in: .whitespacesAndNewlines)
         if let error = Self.check(value, input: input) {
@@ -249,46 +238,33 @@ public struct WalkthroughEngine: Sendable {
 
     /// The person's go-ahead to send the ready request.
     public mutating func confirm(now: Date) -> EngineAction {
-        switch accept(.confirm, now: now) {
-        case .failure(let rejected): return rejected.action
-        case .success(let index):
-            guard case .ready(let active) = session.steps[index].phase else { return resume(now: now) }
-            enter(index, .sending(active, wait: nil))
-            return .send(active.request)
-        }
+        guard let index = acceptingStep(.confirm) else { return reject(.confirm, now: now) }
+        guard case .ready(let active) = session.steps[index].phase else { return resume(now: now) }
+        enter(index, .sending(active, wait: nil))
+        return .send(active.request)
     }
 
     /// The person edited the ready request's body (secret references may stay as `{{ name }}`).
     public mutating func replaceBody(_ body: JSONValue, now: Date) -> EngineAction {
-        switch accept(.replaceBody, now: now) {
-        case .failure(let rejected): return rejected.action
-        case .success(let index):
-            guard case .ready(var active) = session.steps[index].phase else { return resume(now: now) }
-            active.request.body = body
-            enter(index, .ready(active))
-            event(index, .note, nil, "Request body edited by hand", now)
-            return .confirm(active.request)
-        }
+        guard let index = acceptingStep(.replaceBody) else { return reject(.replaceBody, now: now) }
+        guard case .ready(var active) = session.steps[index].phase else { return resume(now: now) }
+        active.request.body = body
+        enter(index, .ready(active))
+        event(index, .note, nil, "Request body edited by hand", now)
+        return .confirm(active.request)
     }
 
     /// The answer to `.askResend`.
     public mutating func resend(_ again: Bool, now: Date) -> EngineAction {
-        switch accept(.resend, now: now) {
-        case .failure(let rejected): return rejected.action
-        case .success(let index):
-            guard let active = session.steps[index].active else { return resume(now: now) }
-            if again { return .send(active.request) }
-            return fail(index, "Not sent again: check whether the interrupted request took effect, then retry or skip the step.")
-        }
+        guard let index = acceptingStep(.resend) else { return reject(.resend, now: now) }
+        guard let active = session.steps[index].active else { return resume(now: now) }
+        if again { return .send(active.request) }
+        return fail(index, "Not sent again: check whether the interrupted request took effect, then retry or skip the step.")
     }
 
     /// The response to the request last sent.
     public mutating func received(_ response: ResponseSummary, now: Date) -> EngineAction {
-        let index: Int
-        switch accept(.received, now: now) {
-        case .failure(let rejected): return rejected.action
-        case .success(let current): index = current
-        }
+        guard let index = acceptingStep(.received) else { return reject(.received, now: now) }
         guard let active = session.steps[index].active else { return resume(now: now) }
         switch active.origin {
         case .flow:
@@ -316,86 +292,65 @@ public struct WalkthroughEngine: Sendable {
 
     /// The request could not be completed (after the client's own retries).
     public mutating func transportFailed(_ message: String, now: Date) -> EngineAction {
-        switch accept(.transportFailed, now: now) {
-        case .failure(let rejected): return rejected.action
-        case .success(let index): return fail(index, message)
-        }
+        guard let index = acceptingStep(.transportFailed) else { return reject(.transportFailed, now: now) }
+        return fail(index, message)
     }
 
     /// The poll interval passed.
     public mutating func pollDue(now: Date) -> EngineAction {
-        switch accept(.pollDue, now: now) {
-        case .failure(let rejected): return rejected.action
-        case .success(let index):
-            guard case .waiting(let active, let wait) = session.steps[index].phase else { return resume(now: now) }
-            enter(index, .sending(active, wait: wait))
-            return .send(active.request)
-        }
+        guard let index = acceptingStep(.pollDue) else { return reject(.pollDue, now: now) }
+        guard case .waiting(let active, let wait) = session.steps[index].phase else { return resume(now: now) }
+        enter(index, .sending(active, wait: wait))
+        return .send(active.request)
     }
 
     /// The person picked a remedy (by index into the blocked quirk's remedies).
     public mutating func choose(remedy remedyIndex: Int, now: Date) -> EngineAction {
-        switch accept(.chooseRemedy, now: now) {
-        case .failure(let rejected): return rejected.action
-        case .success(let index): return chooseRemedy(remedyIndex, stepIndex: index, now: now)
-        }
+        guard let index = acceptingStep(.chooseRemedy) else { return reject(.chooseRemedy, now: now) }
+        return chooseRemedy(remedyIndex, stepIndex: index, now: now)
     }
 
     /// The operator action finished; `error` says why it did not work.
     public mutating func operatorFinished(error: String?, now: Date) -> EngineAction {
-        switch accept(.operatorFinished, now: now) {
-        case .failure(let rejected): return rejected.action
-        case .success(let index):
-            guard case .operating(let pending, _, _) = session.steps[index].phase,
-                let (_, remedy) = remedy(pending.quirk, pending.remedy, stepIndex: index)
-            else { return fail(index, "The operator action belongs to no remedy of this step") }
-            if let error { return fail(index, "The operator action failed: \(error)") }
-            return continueAfter(remedy, stepIndex: index, now: now)
-        }
+        guard let index = acceptingStep(.operatorFinished) else { return reject(.operatorFinished, now: now) }
+        guard case .operating(let pending, _, _) = session.steps[index].phase,
+            let (_, remedy) = remedy(pending.quirk, pending.remedy, stepIndex: index)
+        else { return fail(index, "The operator action belongs to no remedy of this step") }
+        if let error { return fail(index, "The operator action failed: \(error)") }
+        return continueAfter(remedy, stepIndex: index, now: now)
     }
 
     /// Send the failed (or blocked) request again, with the same idempotency key.
     public mutating func retry(now: Date) -> EngineAction {
-        switch accept(.retry, now: now) {
-        case .failure(let rejected): return rejected.action
-        case .success(let index):
-            if let active = session.steps[index].active, active.origin == .flow {
-                enter(index, .sending(active, wait: freshWait(index, now: now)))
-                return .send(active.request)
-            }
-            enter(index, .pending)
-            return prepare(index, now: now)
+        guard let index = acceptingStep(.retry) else { return reject(.retry, now: now) }
+        if let active = session.steps[index].active, active.origin == .flow {
+            enter(index, .sending(active, wait: freshWait(index, now: now)))
+            return .send(active.request)
         }
+        enter(index, .pending)
+        return prepare(index, now: now)
     }
 
     /// Give up on the current step and go on with the next.
     public mutating func skip(now: Date) -> EngineAction {
-        switch accept(.skip, now: now) {
-        case .failure(let rejected): return rejected.action
-        case .success(let index):
-            event(index, .note, nil, "Step skipped", now)
-            return completeStep(index, .skipped, now: now)
-        }
+        guard let index = acceptingStep(.skip) else { return reject(.skip, now: now) }
+        event(index, .note, nil, "Step skipped", now)
+        return completeStep(index, .skipped, now: now)
     }
 
     /// Stop waiting: the step fails (retry polls again).
     public mutating func cancelWait(now: Date) -> EngineAction {
-        switch accept(.cancelWait, now: now) {
-        case .failure(let rejected): return rejected.action
-        case .success(let index): return fail(index, "Wait cancelled")
-        }
+        guard let index = acceptingStep(.cancelWait) else { return reject(.cancelWait, now: now) }
+        return fail(index, "Wait cancelled")
     }
 
     /// The awaited webhook arrived (`record`), or did not in time (`nil`); `listening` is false
     /// when the run has no listener. Either way the step goes on: the wait is optional.
     public mutating func webhookArrived(_ record: WebhookEventRecord?, listening: Bool, now: Date) -> EngineAction {
-        switch accept(.webhookArrived, now: now) {
-        case .failure(let rejected): return rejected.action
-        case .success(let index):
-            guard let wait = flowRequest(index)?.webhook else { return advance(index, now: now) }
-            noteWebhook(record, wait: wait, listening: listening, stepIndex: index, now: now)
-            return advance(index, now: now)
-        }
+        guard let index = acceptingStep(.webhookArrived) else { return reject(.webhookArrived, now: now) }
+        guard let wait = flowRequest(index)?.webhook else { return advance(index, now: now) }
+        noteWebhook(record, wait: wait, listening: listening, stepIndex: index, now: now)
+        return advance(index, now: now)
     }
 
     /// Records a webhook the listener received.

@@ -23,20 +23,10 @@ extension FlowLoader {
     static let apiKeys: Set<String> = ["api", "title", "requests", "quirks", "webhooks"]
 
     mutating func parseAPI(_ text: String) -> APIDescription? {
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: text)
-        } catch let error as YamlError {
-            problems.append(Self.problem(from: error, file: file))
-            return nil
-        } catch {
-            problems.append(FlowProblem(location: SourceLocation(file: file, line: 1, column: 1), message: "\(error)"))
-            return nil
-        }
-        guard let root, let mapping = root.mapping else {
-            problem(root, "An API description is a mapping with api, title, requests, quirks and webhooks")
-            return nil
-        }
+        guard
+            let (root, mapping) = rootMapping(
+                text, expected: "An API description is a mapping with api, title, requests, quirks and webhooks")
+        else { return nil }
         checkKeys(mapping, allowed: Self.apiKeys, in: "an API description")
         let id = requiredString(mapping, "api", in: root) ?? ""
         let title = optionalString(mapping, "title") ?? id

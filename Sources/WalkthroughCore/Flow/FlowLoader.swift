@@ -79,7 +79,9 @@ public struct FlowLoader {
 
     // MARK: Parsing
 
-    mutating func parse(_ text: String, readFile: (String) -> String?) -> Flow? {
+    /// The YAML text's top-level mapping; a syntax error, or anything but a mapping (`expected`
+    /// says what it should hold), is a problem.
+    mutating func rootMapping(_ text: String, expected: String) -> (root: Node, mapping: Node.Mapping)? {
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -91,9 +93,15 @@ public struct FlowLoader {
             return nil
         }
         guard let root, let mapping = root.mapping else {
-            problem(root, "A flow is a mapping with flow, title, api_version, inputs and steps")
+            problem(root, expected)
             return nil
         }
+        return (root, mapping)
+    }
+
+    mutating func parse(_ text: String, readFile: (String) -> String?) -> Flow? {
+        guard let (root, mapping) = rootMapping(text, expected: "A flow is a mapping with flow, title, api_version, inputs and steps")
+        else { return nil }
         checkKeys(mapping, allowed: ["flow", "title", "api", "api_version", "inputs", "steps"], in: "a flow")
         var apiFile: String?
         if let apiNode = mapping["api"], let reference = string(apiNode, "api") {

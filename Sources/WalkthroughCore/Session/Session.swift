@@ -266,11 +266,6 @@ public struct StepRecord: Codable, Sendable, Hashable {
         if case .failed(let message, _) = phase { return message }
         return nil
     }
-    /// The input being asked for.
-    public var pendingInput: String? {
-        if case .awaitingInput(let ask) = phase { return ask.name }
-        return nil
-    }
     /// Why the last value given for the input was refused.
     public var inputError: String? {
         if case .awaitingInput(let ask) = phase { return ask.error }
@@ -286,11 +281,6 @@ public struct StepRecord: Codable, Sendable, Hashable {
     }
     /// Polls made by the wait in progress.
     public var waitAttempt: Int { wait?.attempt ?? 0 }
-    /// The amount search in progress.
-    public var search: AmountSearch? {
-        if case .probe(_, _, let search)? = active?.origin { return search }
-        return nil
-    }
 
     enum CodingKeys: String, CodingKey {
         case id, title, phase, requestIndex = "request_index", suppressedQuirks = "suppressed_quirks", notedQuirks = "noted_quirks",
