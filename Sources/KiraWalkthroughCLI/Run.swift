@@ -107,7 +107,9 @@ struct Run: AsyncParsableCommand {
                 targetLabel: targetName == "local"
                     ? "LOCAL EMULATOR" : (targetName == "sandbox" ? "https://api.balampay.com/sandbox" : targetName),
                 isLocalEmulator: targetName == "local", stepTitles: flow.steps.map(\.title), stateDirectory: store.directory,
-                environment: environment
+                environment: environment,
+                quirkSummaries: Dictionary(flow.api.quirks.map { ($0.id, $0.summary) }, uniquingKeysWith: { first, _ in first }),
+                raisableQuirkIDs: flow.raisableQuirkIDs
             )
             if let terminal = await TerminalWalkthrough.open(configuration) {
                 let waitTimeout = self.waitTimeout

@@ -227,6 +227,9 @@ struct Driver {
         // credentials step, settled from the environment).
         let last = min(engine.session.cursor, engine.flow.steps.count - 1)
         while shownStep < last {
+            // A step's own events (a note its last response raised) print under it, before the
+            // next step's header.
+            await showEvents(throughStep: shownStep)
             shownStep += 1
             let initial = initialStates[shownStep]
             var step = engine.flow.steps[shownStep]
@@ -239,10 +242,21 @@ struct Driver {
                 await presenter.stepFinished(index: shownStep, state: engine.session.steps[shownStep].state)
             }
         }
+        await showEvents(throughStep: nil)
+    }
+
+    /// Shows the events not shown yet, in order, stopping before the first one of a step after
+    /// `throughStep` (all of them when `nil`).
+    mutating func showEvents(throughStep limit: Int?) async {
         let events = engine.session.events
-        if events.count > shownEvents {
-            await presenter.events(Array(events[shownEvents...]))
-            shownEvents = events.count
+        var end = shownEvents
+        while end < events.count {
+            if let limit, let index = engine.flow.steps.firstIndex(where: { $0.id == events[end].stepID }), index > limit { break }
+            end += 1
+        }
+        if end > shownEvents {
+            await presenter.events(Array(events[shownEvents..<end]))
+            shownEvents = end
         }
     }
 
