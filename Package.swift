@@ -210,6 +210,7 @@ let package = Package(
                 "KiraTestSupport",
                 "KiraSandbox",
                 "KiraJSON",
+                "WalkthroughCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),

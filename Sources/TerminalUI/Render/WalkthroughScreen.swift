@@ -495,7 +495,8 @@ public struct WalkthroughRenderer: Sendable {
         let sectionCount = (screen.exchange != nil ? 1 : 0) + (screen.hasNextRequest || screen.exchange == nil ? 1 : 0)
         let panelHeight = min(panel.count, max(2, total - sectionCount * 4 - 3))
         let explanation = wrap(screen.explanation, width: width)
-        let explanationRoom = max(2, min(explanation.count, max(total / 3, total - panelHeight - sectionCount * 4 - 1)))
+        let explanationRoom = max(
+            2, min(explanation.count, max(3, total * 2 / 7), total - panelHeight - sectionCount * 4 - 1))
         row = renderExplanation(explanation, screen, &grid, top: row, left: left, width: width, height: explanationRoom)
         row += 1
         let panelTop = bottom - panelHeight + 1
@@ -544,7 +545,7 @@ public struct WalkthroughRenderer: Sendable {
         let down = glyphs.isASCII ? "v" : "↓"
         let mark =
             offset + room < lines.count
-            ? "\(down) more: \(lines.count - offset - room) of \(lines.count) lines below (Tab here, then j)"
+            ? "\(down) more: \(lines.count - offset - room) of \(lines.count) lines below (Tab to it, then j)"
             : "\(up) \(hidden) lines above (k)"
         grid.put(
             mark, row: top + room, column: left,
