@@ -832,7 +832,7 @@ public struct WalkthroughRenderer: Sendable {
     /// The lesson card: a box over the screen with the quirk, its explanation and the field it is
     /// about, highlighted, until Enter.
     func renderLesson(_ lesson: WalkthroughScreen.Lesson, _ grid: inout ScreenGrid) {
-        let boxWidth = min(grid.width - 4, 84)
+        let boxWidth = min(grid.width - 2, 84)
         let inner = boxWidth - 4
         var lines: [(String, TextStyle)] = [
             ("Lesson \(dot) \(lesson.quirkID)", TextStyle(color: .yellow, bold: true, reverse: true))

@@ -31,6 +31,13 @@ public struct QuirksMet: Sendable, Equatable {
         public var summary: String?
         /// Whether it stopped a step (at least once), rather than only being noted.
         public var blocked: Bool
+
+        /// Every field.
+        public init(id: String, summary: String?, blocked: Bool) {
+            self.id = id
+            self.summary = summary
+            self.blocked = blocked
+        }
     }
 
     /// The quirks met, first met first.
