@@ -429,7 +429,7 @@ public struct WalkthroughRenderer: Sendable {
     func stepListWidth(_ screen: WalkthroughScreen, width: Int) -> Int {
         guard width >= Self.fullStepListWidth else { return 6 }
         let longest = screen.steps.enumerated().map { DisplayWidth.of("\($0.offset + 1). \($0.element.title)") + 2 }.max() ?? 20
-        return min(max(longest + 2, 20), width * 2 / 5)
+        return min(max(longest + 2, 20), width >= 120 ? width * 2 / 5 : width * 3 / 10)
     }
 
     func renderSteps(_ screen: WalkthroughScreen, _ grid: inout ScreenGrid, width: Int) {
@@ -443,7 +443,7 @@ public struct WalkthroughRenderer: Sendable {
                 blocks.append(["\(glyph) \(index + 1)"])
             } else {
                 let number = "\(index + 1). "
-                let lines = wrap(step.title, width: width - 3 - DisplayWidth.of(number))
+                let lines = wrap(step.title, width: width - 4 - DisplayWidth.of(number))
                 blocks.append(
                     lines.enumerated().map {
                         $0.offset == 0 ? "\(glyph) \(number)\($0.element)" : "  " + String(repeating: " ", count: number.count) + $0.element
@@ -807,9 +807,10 @@ public struct WalkthroughRenderer: Sendable {
                     : index == selection
                         ? TextStyle(color: .green, bold: true, reverse: true)
                         : remedy.recommended ? TextStyle(color: .green, bold: true) : TextStyle.plain
-                let text = "\(marker) \(index + 1). \(remedy.label)\(tag)"
-                for (offset, line) in wrap(text, width: width - 5).enumerated() {
-                    lines.append(((offset == 0 ? "" : "     ") + line, lineStyle))
+                let text = "\(index + 1). \(remedy.label)\(tag)"
+                let wrapped = DisplayWidth.of(text) <= width - 2 ? [text] : wrap(text, width: width - 2)
+                for (offset, line) in wrapped.enumerated() {
+                    lines.append(((offset == 0 ? "\(marker) " : "     ") + line, lineStyle))
                 }
             }
         case .resend:
