@@ -18,6 +18,7 @@ from /proc, a perf profile, a step-by-step timing): every figure in the document
 import argparse
 import atexit
 import datetime
+import glob
 import json
 import os
 import platform
@@ -608,6 +609,9 @@ def fresh_clone(args, venv_python):
         return result
     finally:
         shutil.rmtree(place, ignore_errors=True)
+        # SwiftPM's lock files for the clone's paths, left in the temporary directory.
+        for lock in glob.glob(os.path.join(tempfile.gettempdir(), place.replace("/", "_") + "_*.lock")):
+            os.remove(lock)
 
 
 def fresh_clone_lines(fresh):
