@@ -22,9 +22,15 @@ import Testing
         }
     }
 
+    /// Whether `action` is an unexpected-answer block (the happy path meets Q-NO-AUTO-VERIFY first).
+    static func isUnexpected(_ action: EngineAction) -> Bool {
+        if case .blocked(let blocked) = action { return blocked.answer != nil }
+        return false
+    }
+
     @Test func anUndocumented4xxBlocksWithTheWholeAnswerAndStopIsRecommended() throws {
         var harness = EngineHarness(flow: try quickstart(), answer: Self.script("create_va"))
-        let action = harness.run(stopWhen: { if case .blocked = $0 { true } else { false } })
+        let action = harness.run(stopWhen: Self.isUnexpected)
         guard case .blocked(let blocked) = action else {
             Issue.record("expected a block, got \(action)")
             return
@@ -112,7 +118,7 @@ import Testing
     /// may hold the refused answer); the edited body is what goes.
     @Test func editingTheBodySendsItWithANewKey() throws {
         var harness = EngineHarness(flow: try quickstart(), answer: Self.script("create_va"))
-        guard case .blocked = harness.run(stopWhen: { if case .blocked = $0 { true } else { false } }) else {
+        guard case .blocked = harness.run(stopWhen: Self.isUnexpected) else {
             Issue.record("expected a block")
             return
         }
@@ -141,10 +147,11 @@ import Testing
 
     /// Sending again is offered at most `remedyLimit` times; stopping always.
     @Test func sendingAgainIsBounded() throws {
+        let happy = happyAnswer()
         var harness = EngineHarness(flow: try quickstart()) { request, count in
-            request.requestID == "create_va" ? response(422, ["code": "compliance_hold"]) : happyAnswer()(request, count)
+            request.requestID == "create_va" ? response(422, ["code": "compliance_hold"]) : happy(request, count)
         }
-        var action = harness.run(stopWhen: { if case .blocked = $0 { true } else { false } })
+        var action = harness.run(stopWhen: Self.isUnexpected)
         for _ in 0..<WalkthroughEngine.remedyLimit {
             action = harness.engine.choose(remedy: 0, now: harness.now)
             guard case .send(let request) = action else {
