@@ -171,7 +171,9 @@ public actor KiraAPIClient {
         // The first network failure, shown once: a retry that fails the same way says so briefly.
         var firstFailure: (message: String, error: any Error)?
         while true {
-            var (result, exchange, retryAfter) = await attemptOnce(request, secret: secret, note: attemptNote)
+            let attemptOutcome = await attemptOnce(request, secret: secret, note: attemptNote)
+            let (result, retryAfter) = (attemptOutcome.0, attemptOutcome.2)
+            var exchange = attemptOutcome.1
             if case .failure(let message) = result, let first = firstFailure, first.message == message {
                 exchange.error = "The same failure again (as attempt 1)"
             }
