@@ -42,8 +42,9 @@ extension WalkthroughEngine {
     /// The whole answer in words: status, code, message and body.
     static func explain(_ answer: UnexpectedAnswer, requestID: String) -> String {
         let wanted = answer.expected.map(String.init).joined(separator: " or ")
+        let reason = HTTPReason.text(answer.status)
         var text =
-            "'\(requestID)' got HTTP \(answer.status) \(HTTPReason.text(answer.status)), an answer the flow does not know: it expects "
+            "'\(requestID)' got HTTP \(answer.status)\(reason.isEmpty ? "" : " \(reason)"), an answer the flow does not know: it expects "
             + "\(wanted), and no known quirk explains this one. The docs do not describe it, so a person has to decide. "
             + "Nothing was sent again."
         text += "\nstatus: \(answer.status)"
