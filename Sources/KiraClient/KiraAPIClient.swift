@@ -56,6 +56,8 @@ public actor KiraAPIClient {
     var password: String
     var token: (value: String, expiresAt: Date)?
     var pinnedVersion: String?
+    /// The error of the last attempt that got no answer.
+    var lastError: (any Error)?
     /// Called for every backoff (injected so tests need not sleep).
     let sleep: @Sendable (Duration) async -> Void
 
@@ -166,16 +168,33 @@ public actor KiraAPIClient {
         let retryable = request.repeatable
         var attempt = 1
         var attemptNote = note
+        // The first network failure, shown once: a retry that fails the same way says so briefly.
+        var firstFailure: (message: String, error: any Error)?
         while true {
-            let (result, exchange, retryAfter) = await attemptOnce(request, secret: secret, note: attemptNote)
+            let attemptOutcome = await attemptOnce(request, secret: secret, note: attemptNote)
+            let (result, retryAfter) = (attemptOutcome.0, attemptOutcome.2)
+            var exchange = attemptOutcome.1
+            if case .failure(let message) = result, let first = firstFailure, first.message == message {
+                exchange.error = "The same failure again (as attempt 1)"
+            }
             exchanges.append(exchange)
             let transient: String?
             switch result {
-            case .failure(let message): transient = message
+            case .failure(let message):
+                if firstFailure == nil, let error = lastError { firstFailure = (message, error) }
+                transient = firstFailure?.message == message && attempt > 1 ? "the same failure" : message
             case .response(let response):
                 transient = [429, 502, 503, 504].contains(response.status) ? "HTTP \(response.status)" : nil
             }
-            guard let reason = transient, retryable, attempt < configuration.maxAttempts else { return result }
+            guard let reason = transient, retryable, attempt < configuration.maxAttempts else {
+                // A network failure is explained once, at the end: the host and what to check.
+                if case .failure(let message) = result, let first = firstFailure, first.message == message,
+                    let url = URL(string: exchange.url), let advice = NetworkFailure.advice(for: first.error, url: url, attempts: attempt)
+                {
+                    return .failure(message + advice)
+                }
+                return result
+            }
             let exponential = configuration.baseBackoff * (1 << (attempt - 1))
             var delay = min(configuration.maxBackoff, .nanoseconds(Int64.random(in: 0...max(1, exponential.nanoseconds))))
             if let retryAfter { delay = min(configuration.maxBackoff, .seconds(retryAfter)) }
@@ -226,6 +245,7 @@ public actor KiraAPIClient {
                 record, retryAfter
             )
         } catch {
+            lastError = error
             record.durationMilliseconds = (clock.now - begin).milliseconds
             let message = Self.describe(error, url: url)
             record.error = message
@@ -297,4 +317,54 @@ extension Duration {
     }
 
     var milliseconds: Double { Double(nanoseconds) / 1_000_000 }
+}
+
+/// What a failure to reach the API means, in words a person can act on: which host, what kind of
+/// failure (a name that does not resolve, a refused connection, a TLS handshake, no answer in
+/// time), and what to check. Shown once, after the last retry, instead of with every attempt.
+enum NetworkFailure {
+    /// The kinds of network failure the advice tells apart.
+    enum Kind: Equatable {
+        case nameResolution, refused, tls, timeout, dropped, other
+    }
+
+    /// The kind of `error` (AsyncHTTPClient and NIO errors, read from their descriptions).
+    static func kind(of error: any Error) -> Kind {
+        let text = String(describing: error) + " " + String(reflecting: error)
+        let lower = text.lowercased()
+        if lower.contains("unknown(host") || lower.contains("dnsaerror") || lower.contains("dnsaaaaerror")
+            || lower.contains("name or service not known") || lower.contains("nodename nor servname")
+            || lower.contains("no address associated") || lower.contains("temporary failure in name resolution")
+        {
+            return .nameResolution
+        }
+        if lower.contains("connectionrefused") || lower.contains("connection refused") { return .refused }
+        if lower.contains("ssl") || lower.contains("tls") || lower.contains("handshake") || lower.contains("certificate") {
+            return .tls
+        }
+        if lower.contains("timeout") || lower.contains("deadlineexceeded") { return .timeout }
+        if lower.contains("closed") || lower.contains("reset") { return .dropped }
+        return .other
+    }
+
+    /// The sentence added to the failure: the host, how many attempts, and what to check; `nil`
+    /// for a failure the message already explains (a timeout, a dropped connection).
+    static func advice(for error: any Error, url: URL, attempts: Int) -> String? {
+        let host = url.host ?? url.absoluteString
+        let place = url.port.map { "\(host):\($0)" } ?? host
+        let tries = attempts > 1 ? " (\(attempts) attempts, all failing the same way)" : ""
+        switch kind(of: error) {
+        case .nameResolution:
+            return "\(tries). The name \(host) does not resolve. What to check: the spelling of the base URL (--target), "
+                + "your network connection, and your DNS (a VPN or proxy may be needed to reach it)."
+        case .refused:
+            return "\(tries). Nothing accepts connections at \(place). What to check: the base URL and port (--target), "
+                + "that the server (or `kira-walkthrough sandbox serve`) is running, and any firewall in between."
+        case .tls:
+            return "\(tries). The TLS handshake with \(host) failed. What to check: that the URL names the right host, "
+                + "the system clock, and any proxy that intercepts TLS (its certificate authority must be trusted)."
+        case .timeout, .dropped, .other:
+            return nil
+        }
+    }
 }

@@ -38,6 +38,9 @@ extension WalkthroughEngine {
         guard offered.remedies.indices.contains(remedyIndex), offered.remedies[remedyIndex].available else {
             return .blocked(offered)
         }
+        if blocked.answer != nil {
+            return chooseOnUnexpected(remedyIndex, blocked: offered, active: active, stepIndex: index, now: now)
+        }
         if blocked.isTimeout {
             guard remedyIndex == 0, let active else {
                 return .stopped(advice: "\(blocked.explanation) Run the same command again later to resume.")
@@ -132,6 +135,7 @@ extension WalkthroughEngine {
     }
 
     func refreshed(_ blocked: BlockedQuirk, stepIndex index: Int) -> BlockedQuirk {
+        if blocked.answer != nil { return refreshedUnexpected(blocked, active: session.steps[index].active, stepIndex: index) }
         guard !blocked.isTimeout, let rule = rule(blocked.quirkID, stepIndex: index) else { return blocked }
         var copy = blocked
         copy.remedies = options(for: rule, stepIndex: index)

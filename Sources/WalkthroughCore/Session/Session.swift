@@ -136,19 +136,64 @@ public struct BlockedQuirk: Codable, Sendable, Hashable {
     public var remedies: [RemedyOption]
     /// A wait that ran out of time (its remedies are keep waiting, or stop), not a flow rule.
     public var isTimeout = false
+    /// The answer nobody documented that stopped the step (`quirkID` is then
+    /// `WalkthroughEngine.unexpectedAnswerID`, and the remedies are the generic ones), not a flow rule.
+    public var answer: UnexpectedAnswer?
     /// The index of the recommended remedy (the first available one).
     public var recommended: Int? { remedies.firstIndex { $0.recommended } }
 
-    public init(quirkID: String, requestID: String, explanation: String, remedies: [RemedyOption], isTimeout: Bool = false) {
+    public init(
+        quirkID: String, requestID: String, explanation: String, remedies: [RemedyOption], isTimeout: Bool = false,
+        answer: UnexpectedAnswer? = nil
+    ) {
         self.quirkID = quirkID
         self.requestID = requestID
         self.explanation = explanation
         self.remedies = remedies
         self.isTimeout = isTimeout
+        self.answer = answer
     }
 
     enum CodingKeys: String, CodingKey {
-        case quirkID = "quirk_id", requestID = "request_id", explanation, remedies, isTimeout = "is_timeout"
+        case quirkID = "quirk_id", requestID = "request_id", explanation, remedies, isTimeout = "is_timeout", answer
+    }
+}
+
+/// An answer the flow does not know: a status outside the request's `expect` that no quirk rule
+/// matches. It is kept whole (secrets masked) so that the person deciding sees all of it.
+public struct UnexpectedAnswer: Codable, Sendable, Hashable {
+    public var status: Int
+    /// The body's `code`, when it is JSON and has one.
+    public var code: String?
+    /// The body's `message`, when it is JSON and has one.
+    public var message: String?
+    /// The body as received, pretty-printed when it is JSON, secrets masked (at most
+    /// `UnexpectedAnswer.bodyLimit` characters).
+    public var body: String
+    /// The statuses the request expects.
+    public var expected: [Int]
+
+    /// The longest body kept (the exchange in the session holds it too).
+    public static let bodyLimit = 8_000
+
+    public init(status: Int, code: String?, message: String?, body: String, expected: [Int]) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.body = body
+        self.expected = expected
+    }
+
+    /// The answer to `response`, with every value `redactor` knows masked.
+    public init(_ response: ResponseSummary, expected: [Int], redactor: Redactor) {
+        let body = response.json.map { redactor.redact($0).text(.pretty) } ?? redactor.redact(response.text)
+        self.init(
+            status: response.status, code: response.json?["code"]?.stringValue.map { redactor.redact($0) },
+            message: response.json?["message"]?.stringValue.map { redactor.redact($0) },
+            body: body.count > Self.bodyLimit
+                ? String(body.prefix(Self.bodyLimit)) + "\n… (\(body.count - Self.bodyLimit) more characters)" : body,
+            expected: expected
+        )
     }
 }
 
