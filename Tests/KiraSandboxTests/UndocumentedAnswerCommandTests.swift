@@ -3,6 +3,7 @@ import Foundation
 import KiraJSON
 import KiraTestSupport
 import NIOCore
+import NIOHTTP1
 import Testing
 
 @testable import KiraSandbox
