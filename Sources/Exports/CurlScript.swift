@@ -297,8 +297,13 @@ struct CurlScript {
             let key = request.idempotency ? "\"$\(keyVariable(step, request))\"" : "\"\""
             let path = bindings.shellWord(request.path.source)
             // What the flow marks safe to repeat is retried like a GET or a keyed call.
-            let send =
+            var send =
                 request.safeToRepeat && request.method != "GET" && !request.idempotency ? "SAFE_TO_REPEAT=yes send_request" : "send_request"
+            if !request.headers.isEmpty {
+                // The request's own headers (`headers:`), applied by the prelude's set_headers.
+                let lines = request.headers.map { header in header.value.map { "\(header.name): \($0.source)" } ?? "\(header.name):" }
+                send = "SET_HEADERS=\(bindings.shellWord(lines.joined(separator: "\n"))) " + send
+            }
             if let body = request.body {
                 out.line("local body")
                 let arguments = bindings.jqArguments(body.references)

@@ -149,6 +149,6 @@ extension Flow {
 extension FlowRequest {
     /// Every reference in the path and the body.
     var sentReferences: [String] {
-        path.references + (body.map { $0.references } ?? [])
+        path.references + (body.map { $0.references } ?? []) + headers.flatMap { $0.value?.references ?? [] }
     }
 }

@@ -41,6 +41,9 @@ public struct ClientOutcome: Sendable {
     /// Every request made, in order (re-authentication and retries included), redacted, with
     /// sequence numbers still to assign.
     public var exchanges: [ExchangeRecord]
+    /// Why the client fetched a new token on the way (Q-TOKEN-TTL), once per renewal: an
+    /// expiring token or a 401. Empty when it kept its token or fetched its first.
+    public var renewals: [String] = []
 }
 
 /// The Kira API over AsyncHTTPClient: the headers of Q-AUTH-HEADERS, `X-Api-Version` until the
@@ -109,8 +112,10 @@ public actor KiraAPIClient {
     /// Sends a rendered request, filling secret references with `secret`.
     public func send(_ request: RenderedRequest, secret: @Sendable (String) -> String?) async -> ClientOutcome {
         var exchanges: [ExchangeRecord] = []
+        var renewals: [String] = []
         if request.auth == .bearer {
             let remaining = token.map { $0.expiresAt.timeIntervalSinceNow } ?? -1
+            let hadToken = token != nil
             if remaining < configuration.refreshMargin {
                 let note =
                     token == nil
@@ -118,6 +123,9 @@ public actor KiraAPIClient {
                     : "re-authenticate: the token has \(Int(max(0, remaining))) s left (Q-TOKEN-TTL)"
                 if let failure = await authenticate(request, note: note, exchanges: &exchanges) {
                     return ClientOutcome(result: .failure(failure), exchanges: exchanges)
+                }
+                if hadToken {
+                    renewals.append("it had \(Int(max(0, remaining))) s left, so the walkthrough called /auth again before \(request.requestID)")
                 }
             }
         }
@@ -127,9 +135,13 @@ public actor KiraAPIClient {
             if let failure = await authenticate(request, note: "re-authenticate after a 401 (Q-TOKEN-TTL)", exchanges: &exchanges) {
                 return ClientOutcome(result: .failure(failure), exchanges: exchanges)
             }
+            let said = response.json?["message"]?.stringValue.map { " (\($0))" } ?? ""
+            renewals.append(
+                "\(request.method) \(request.path) answered 401\(said), so the walkthrough called /auth again and sent \(request.requestID) once more"
+            )
             outcome = await sendWithRetries(request, secret: secret, note: "sent again after re-authenticating", exchanges: &exchanges)
         }
-        return ClientOutcome(result: outcome, exchanges: exchanges)
+        return ClientOutcome(result: outcome, exchanges: exchanges, renewals: renewals)
     }
 
     /// `POST /auth` for the client's own token; returns why it failed, if it did.
@@ -243,7 +255,9 @@ public actor KiraAPIClient {
         if pinnedVersion == nil { headers.append(("x-api-version", apiVersion)) }
         if let key = request.idempotencyKey { headers.append(("idempotency-key", key)) }
         if request.body != nil { headers.append(("content-type", "application/json")) }
-        return headers
+        // The flow's own headers last: `x-api-version: null` leaves the version out even before
+        // the pin, a value sets it even after (Q-VERSION-HEADER).
+        return RenderedHeader.apply(request.headers, to: headers)
     }
 
     /// What a request will look like on the wire, for showing before sending. Secrets are real

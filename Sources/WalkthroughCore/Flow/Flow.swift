@@ -132,9 +132,25 @@ public struct FlowRequest: Sendable {
     public var location: SourceLocation
     /// Where `path` and `body` were written, for precise problems.
     public var fieldLocations: [String: SourceLocation] = [:]
+    /// Headers this request sets or leaves out, over those the client sends by itself (`headers:`).
+    public var headers: [HeaderOverride] = []
 
     /// Whether resending it after an interruption is safe without asking.
     public var repeatable: Bool { method == "GET" || idempotency || safeToRepeat }
+}
+
+/// One header a request sets, or leaves out, over the client's own (`headers: {NAME: VALUE}`).
+public struct HeaderOverride: Sendable, Hashable {
+    /// The header's name, in lower case.
+    public var name: String
+    /// The value, a template; `nil` leaves the header out of this request.
+    public var value: Template?
+
+    /// A header set to `value`, or left out when `value` is `nil`.
+    public init(name: String, value: Template?) {
+        self.name = name.lowercased()
+        self.value = value
+    }
 }
 
 /// Waiting for a webhook after a request: bounded and optional (the step succeeds either way).

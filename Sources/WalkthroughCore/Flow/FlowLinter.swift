@@ -71,6 +71,8 @@ public enum FlowLinter {
     /// Unknown references in every template of the flow.
     static func references(_ flow: Flow, source: SourceText?) -> [FlowProblem] {
         let known = knownNames(flow)
+        let secretNames = Set(flow.inputs.filter(\.secret).map(\.name)).union(
+            flow.allRequests.flatMap { $0.request.captures.filter(\.secret).map(\.name) })
         var problems: [FlowProblem] = []
         func check(_ names: [String], at location: SourceLocation, in what: String, alsoKnown: Set<String> = []) {
             for name in names where !known.contains(name) && !alsoKnown.contains(name) {
@@ -90,6 +92,17 @@ public enum FlowLinter {
                     check(body.references, at: request.fieldLocations["body"] ?? request.location, in: "the body of '\(request.id)'")
                 }
                 if let label = request.label { check(templateReferences(label), at: request.location, in: "the label of '\(request.id)'") }
+                for header in request.headers {
+                    let at = request.fieldLocations["headers"] ?? request.location
+                    let names = header.value?.references ?? []
+                    check(names, at: at, in: "the header \(header.name) of '\(request.id)'")
+                    for name in names where secretNames.contains(name) {
+                        problems.append(
+                            FlowProblem(
+                                location: at,
+                                message: "The header \(header.name) of '\(request.id)' may not use the secret {{ \(name) }}: headers are recorded"))
+                    }
+                }
                 if let webhook = request.webhook {
                     let at = request.fieldLocations["webhook"] ?? request.location
                     if let equals = webhook.equals { check(templateReferences(equals), at: at, in: "the webhook wait of '\(request.id)'") }

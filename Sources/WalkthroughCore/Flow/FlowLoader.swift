@@ -301,7 +301,7 @@ public struct FlowLoader {
 
     static let requestKeys: Set<String> = [
         "id", "label", "method", "path", "auth", "idempotency", "safe_to_repeat", "body", "expect", "capture", "wait", "quirks", "when",
-        "webhook",
+        "webhook", "headers",
     ]
 
     mutating func parseRequest(_ node: Node) -> FlowRequest? {
@@ -353,8 +353,9 @@ public struct FlowLoader {
                 problem(quirksNode, "quirks must be a list")
             }
         }
+        let headers = mapping["headers"].map { parseHeaders($0) } ?? []
         var fieldLocations: [String: SourceLocation] = [:]
-        for field in ["path", "body", "auth", "safe_to_repeat", "webhook"] {
+        for field in ["path", "body", "auth", "safe_to_repeat", "webhook", "headers"] {
             if let fieldNode = mapping[field] { fieldLocations[field] = location(fieldNode) }
         }
         return FlowRequest(
@@ -363,8 +364,48 @@ public struct FlowLoader {
             safeToRepeat: mapping["safe_to_repeat"] == nil ? traits.safeToRepeat ?? false : bool(mapping, "safe_to_repeat"), body: body,
             expect: expect,
             captures: captures, wait: wait, quirks: quirks, condition: condition, webhook: webhook, location: location(node),
-            fieldLocations: fieldLocations
+            fieldLocations: fieldLocations, headers: headers
         )
+    }
+
+    /// `headers: {NAME: VALUE, NAME: null}`: headers a request sets (a template) or leaves out
+    /// (`null`), over those the client sends by itself.
+    mutating func parseHeaders(_ node: Node) -> [HeaderOverride] {
+        guard let mapping = node.mapping else {
+            problem(node, "headers is a mapping of header names to a value, or to null to leave the header out")
+            return []
+        }
+        var headers: [HeaderOverride] = []
+        var seen = Set<String>()
+        for (key, value) in mapping {
+            guard let name = key.string, Self.isHeaderName(name) else {
+                problem(key, "A header name uses letters, digits and '-' ('x-api-version')")
+                continue
+            }
+            if !seen.insert(name.lowercased()).inserted { problem(key, "Header '\(name)' is listed twice (names ignore case)") }
+            if let why = Self.managedHeaders[name.lowercased()] {
+                problem(key, "Header '\(name)' is the walkthrough's own: \(why)")
+                continue
+            }
+            if value.null != nil, value.scalar?.style == .plain {
+                headers.append(HeaderOverride(name: name, value: nil))
+            } else if let text = string(value, name) {
+                if let parsed = template(value, text) { headers.append(HeaderOverride(name: name, value: parsed)) }
+            }
+        }
+        return headers
+    }
+
+    /// Headers a flow may not set: the credentials and the keys come from `auth` and `idempotency`.
+    static let managedHeaders: [String: String] = [
+        "authorization": "auth: bearer sends it",
+        "x-api-key": "auth: api_key or bearer sends it",
+        "idempotency-key": "idempotency: true sends it",
+        "content-type": "a request with a body sends application/json",
+    ]
+
+    static func isHeaderName(_ text: String) -> Bool {
+        !text.isEmpty && text.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "-" }
     }
 
     /// `webhook: {event, field?, equals?, timeout, quirk?, explain?: {verified, unverified, missed, not_listening}}`.
