@@ -56,8 +56,8 @@ public enum EmulatorControls {
 
     /// Performs an operator action; returns why it failed, if it did.
     public static func perform(_ action: OperatorRequest, baseURL: String, adminToken: String? = nil) async -> String? {
-        let verb = action.verb == .verifyUser ? "verify" : "reject"
-        var request = HTTPClientRequest(url: root(of: baseURL) + "/__emulator/users/\(action.id)/\(verb)")
+        let control = action.verb.control
+        var request = HTTPClientRequest(url: root(of: baseURL) + "/__emulator/\(control.collection)/\(action.id)/\(control.action)")
         request.method = .POST
         if let adminToken { request.headers.add(name: "x-admin-token", value: adminToken) }
         do {
