@@ -56,8 +56,9 @@ public enum EmulatorControls {
 
     /// Performs an operator action; returns why it failed, if it did.
     public static func perform(_ action: OperatorRequest, baseURL: String, adminToken: String? = nil) async -> String? {
-        let verb = action.verb == .verifyUser ? "verify" : "reject"
-        return await control("/users/\(action.id)/\(verb)", body: nil, baseURL: baseURL, adminToken: adminToken)
+        let control = action.verb.control
+        return await Self.control(
+            "/\(control.collection)/\(action.id)/\(control.action)", body: nil, baseURL: baseURL, adminToken: adminToken)
     }
 
     /// Moves the emulator's clock `seconds` forward (`POST /__emulator/clock`); returns why it

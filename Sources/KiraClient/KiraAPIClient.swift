@@ -61,11 +61,14 @@ public actor KiraAPIClient {
     var pinnedVersion: String?
     /// Called for every backoff (injected so tests need not sleep).
     let sleep: @Sendable (Duration) async -> Void
+    /// The data URLs of the flow's embedded files, by the placeholder its bodies hold
+    /// (`Flow.embeddedDataURLs`): filled in on the wire only, never in records.
+    let embeddedFiles: [String: String]
 
     /// A client for `baseURL`; anything but loopback must be https.
     public init(
         baseURL: String, apiVersion: String, apiKey: String, clientID: String, password: String,
-        configuration: KiraClientConfiguration = KiraClientConfiguration(),
+        configuration: KiraClientConfiguration = KiraClientConfiguration(), embeddedFiles: [String: String] = [:],
         sleep: @escaping @Sendable (Duration) async -> Void = { try? await Task.sleep(for: $0) }
     ) throws {
         var base = baseURL
@@ -83,6 +86,7 @@ public actor KiraAPIClient {
         self.password = password
         self.configuration = configuration
         self.sleep = sleep
+        self.embeddedFiles = embeddedFiles
         var httpConfiguration = HTTPClient.Configuration()
         httpConfiguration.timeout = .init(connect: .nanoseconds(configuration.connectTimeout.nanoseconds), read: nil)
         httpConfiguration.redirectConfiguration = .disallow
@@ -203,7 +207,7 @@ public actor KiraAPIClient {
     ) {
         let url = baseURL + request.path
         let headers = Self.headers(for: request, apiKey: apiKey, token: token?.value, pinnedVersion: pinnedVersion, apiVersion: apiVersion)
-        let bodyBytes = request.body.map { Self.fill($0, secret: secret).serialized() } ?? []
+        let bodyBytes = request.body.map { DataURL.embedding(embeddedFiles, in: Self.fill($0, secret: secret)).serialized() } ?? []
         var httpRequest = HTTPClientRequest(url: url)
         httpRequest.method = HTTPMethod(rawValue: request.method)
         for (name, value) in headers { httpRequest.headers.add(name: name, value: value) }
@@ -216,7 +220,8 @@ public actor KiraAPIClient {
         var record = ExchangeRecord(
             sequence: 0, stepID: request.stepID, requestID: request.requestID, note: note, method: request.method, url: url,
             requestHeaders: redactor.redact(headers: headers),
-            requestBody: request.body.map { redactor.redact(Self.mask(secretReferencesIn: $0)).text(.pretty) }, status: nil,
+            requestBody: request.body.map { redactor.redact(DataURL.shortening(Self.mask(secretReferencesIn: $0))).text(.pretty) },
+            status: nil,
             responseHeaders: [], responseBody: nil, error: nil, startedAt: started, durationMilliseconds: 0
         )
         do {

@@ -243,6 +243,16 @@ enum FlowFile {
         }
     }
 
+    /// Reads the bytes of a file a flow embeds, relative to the flow at `path`.
+    static func bytesBesides(_ path: String) -> (String) -> Data? {
+        { reference in
+            let file =
+                reference.hasPrefix("/")
+                ? reference : URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(reference).path
+            return FileManager.default.contents(atPath: file)
+        }
+    }
+
     /// `--flow`, else `flows/quickstart.yaml` in the working directory, else beside the sources.
     static func load(_ explicit: String?) throws -> Flow {
         let candidates =
@@ -258,7 +268,8 @@ enum FlowFile {
             throw CommandFailure(message: "Cannot read the flow file \(path)")
         }
         do {
-            return try FlowLoader.load(text, file: explicit ?? "flows/quickstart.yaml", readFile: besides(path))
+            return try FlowLoader.load(
+                text, file: explicit ?? "flows/quickstart.yaml", readFile: besides(path), readData: bytesBesides(path))
         } catch {
             throw CommandFailure(message: "The flow is not valid:\n\(error)")
         }

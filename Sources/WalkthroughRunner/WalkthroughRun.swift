@@ -327,7 +327,7 @@ struct Driver {
         do {
             client = try KiraAPIClient(
                 baseURL: run.target.baseURL, apiVersion: engine.flow.apiVersion, apiKey: apiKey, clientID: clientID, password: password,
-                configuration: run.clientConfiguration
+                configuration: run.clientConfiguration, embeddedFiles: engine.flow.embeddedDataURLs
             )
             return nil
         } catch {

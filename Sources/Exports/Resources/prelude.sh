@@ -340,15 +340,17 @@ is_emulator() {
   [ "$EMULATOR" = yes ]
 }
 
-# emulator_operator VERB ID: what your Kira contact would do to a user (verify or reject), done by
-# the emulator's controls; only ever called after is_emulator.
+# emulator_operator VERB ID [COLLECTION]: what your Kira contact would do to a user (verify or
+# reject), or to another resource of COLLECTION (clear-rfi a virtual account), done by the emulator's
+# controls; only ever called after is_emulator.
 emulator_operator() {
   local _url="${KIRA_BASE_URL%/sandbox}/__emulator/users/$2/$1"
+  if [ -n "${3:-}" ]; then _url="${KIRA_BASE_URL%/sandbox}/__emulator/$3/$2/$1"; fi
   {
     printf 'accept: application/json\n'
     if [ -n "${KIRA_EMULATOR_ADMIN_TOKEN:-}" ]; then printf 'x-admin-token: %s\n' "$KIRA_EMULATOR_ADMIN_TOKEN"; fi
   } >"$HEADER_FILE"
   printf '☎ POST %s (the emulator standing in for your Kira contact)\n' "$_url"
   STATUS=$(curl -sS --max-time 10 -X POST -H @"$HEADER_FILE" -o "$RESPONSE_FILE" -w '%{http_code}' "$_url") || STATUS=000
-  case $STATUS in 2??) ;; *) die "the emulator did not $1 user $2 (HTTP $STATUS)" ;; esac
+  case $STATUS in 2??) ;; *) die "the emulator did not $1 ${3:-user} $2 (HTTP $STATUS)" ;; esac
 }

@@ -35,6 +35,9 @@ public struct Flow: Sendable {
     public var api: APIDescription = .empty
     /// The `api:` reference as written (`kira-api.yaml`, relative to the flow file).
     public var apiFile: String?
+    /// The files its bodies embed as data URLs (`{ file_as_data_url: PATH }`), once each, in the
+    /// order first written.
+    public var embeddedFiles: [EmbeddedFile] = []
 
     /// The input called `name`.
     public func input(_ name: String) -> FlowInput? { inputs.first { $0.name == name } }
@@ -293,11 +296,15 @@ public struct ResponseCondition: Sendable {
     /// The field equals none of these.
     public var notIn: [JSONValue]?
     public var caseSensitive: Bool
+    /// Conditions that must all hold as well (`all: [{…}, {…}]`): how one condition tests several
+    /// fields, such as "account_number is real and status is not rfi".
+    public var all: [ResponseCondition]?
 
     public init(
         status: [Int]? = nil, code: String? = nil, messageContains: String? = nil, field: JSONPath? = nil,
-        equals: [JSONValue]? = nil, notIn: [JSONValue]? = nil, caseSensitive: Bool = false
+        equals: [JSONValue]? = nil, notIn: [JSONValue]? = nil, caseSensitive: Bool = false, all: [ResponseCondition]? = nil
     ) {
+        self.all = all
         self.status = status
         self.code = code
         self.messageContains = messageContains
@@ -311,7 +318,12 @@ public struct ResponseCondition: Sendable {
 extension ResponseCondition {
     /// The names its expected values refer to (`{{ name }}` in `equals` and `not_in`).
     public var references: [String] {
-        ((equals ?? []) + (notIn ?? [])).flatMap(\.references)
+        expectedValues.flatMap(\.references)
+    }
+
+    /// The values of its `equals` and `not_in`, those of the conditions under `all` included.
+    public var expectedValues: [JSONValue] {
+        (equals ?? []) + (notIn ?? []) + (all ?? []).flatMap(\.expectedValues)
     }
 }
 
@@ -332,6 +344,8 @@ public struct QuirkRule: Sendable {
     public var explain: String
     public var remedies: [Remedy]
     public var location: SourceLocation
+    /// What the API requires in the bodies sent, compared in the explanation (`required:`).
+    public var required: RequiredFields? = nil
 }
 
 /// A way past a blocking quirk.
@@ -374,6 +388,17 @@ public struct OperatorAction: Sendable, Hashable, Codable {
     public enum Verb: String, Sendable, Codable {
         case verifyUser = "verify_user"
         case rejectUser = "reject_user"
+        /// Answers a virtual account's request for information: it is approved again.
+        case clearVirtualAccountRFI = "clear_virtual_account_rfi"
+
+        /// The emulator's control for it: `POST /__emulator/<collection>/<id>/<action>`.
+        public var control: (collection: String, action: String) {
+            switch self {
+            case .verifyUser: ("users", "verify")
+            case .rejectUser: ("users", "reject")
+            case .clearVirtualAccountRFI: ("virtual-accounts", "clear-rfi")
+            }
+        }
     }
 
     public var verb: Verb

@@ -29,9 +29,12 @@ public enum FlowLinter {
 
     /// Loads and checks `text` with every rule, naming `file` in every location; `readFile` reads
     /// the files the flow names (see `FlowLoader.load(_:file:readFile:)`).
-    public static func check(_ text: String, file: String, readFile: (String) -> String?) -> FlowCheck {
+    public static func check(
+        _ text: String, file: String, readFile: (String) -> String?, readData: @escaping (String) -> Data? = { _ in nil }
+    ) -> FlowCheck {
         let source = SourceText(text, file: file)
         var loader = FlowLoader(file: file)
+        loader.readData = readData
         let flow = loader.parse(text, readFile: readFile)
         var issues = loader.problems
         if let flow { issues += problems(in: flow, scope: .validation, source: source) }
@@ -43,7 +46,9 @@ public enum FlowLinter {
 
     /// The problems of a parsed flow; with `source`, each is pinned to what it names.
     static func problems(in flow: Flow, scope: Scope, source: SourceText? = nil) -> [FlowProblem] {
-        var found = references(flow, source: source) + structure(flow) + apiRules(flow) + registration(flow)
+        var found =
+            references(flow, source: source) + structure(flow) + apiRules(flow) + registration(flow) + embeddedFiles(flow)
+            + requiredFields(flow)
         if scope == .validation {
             found += ordering(flow, source: source) + cyclicDefaults(flow) + zeroTimeouts(flow, source: source)
             found += unknownQuirks(flow, source: source) + credentials(flow) + literalBodySecrets(flow, source: source)
@@ -119,10 +124,12 @@ public enum FlowLinter {
                     }
                 }
                 for quirk in request.quirks {
-                    for value in (quirk.when.equals ?? []) + (quirk.when.notIn ?? []) {
+                    for value in quirk.when.expectedValues {
                         check(value.references, at: quirk.location, in: "the condition of \(quirk.id)")
                     }
-                    check(templateReferences(quirk.explain), at: quirk.location, in: "the explanation of \(quirk.id)")
+                    check(
+                        templateReferences(quirk.explain), at: quirk.location, in: "the explanation of \(quirk.id)",
+                        alsoKnown: quirk.required == nil ? [] : RequiredFields.references)
                     for remedy in quirk.remedies {
                         check(templateReferences(remedy.label), at: remedy.location, in: "a remedy label")
                         switch remedy.kind {
@@ -134,7 +141,7 @@ public enum FlowLinter {
                     }
                 }
                 if let wait = request.wait {
-                    for value in (wait.until.equals ?? []) + (wait.until.notIn ?? []) {
+                    for value in wait.until.expectedValues {
                         check(value.references, at: request.location, in: "the wait of '\(request.id)'")
                     }
                 }

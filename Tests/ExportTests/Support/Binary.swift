@@ -13,10 +13,15 @@ extension KiraBinary {
         try? String(contentsOf: packageRoot.appendingPathComponent("flows").appendingPathComponent(reference), encoding: .utf8)
     }
 
+    /// Reads the bytes of a file the shipped flows embed (their images), from `flows/`.
+    static func shippedFlowData(_ reference: String) -> Data? {
+        FileManager.default.contents(atPath: packageRoot.appendingPathComponent("flows").appendingPathComponent(reference).path)
+    }
+
     /// The shipped quickstart, loaded with its API description.
     static func quickstartFlow() throws -> Flow {
         let text = try String(contentsOf: packageRoot.appendingPathComponent("flows/quickstart.yaml"), encoding: .utf8)
-        return try FlowLoader.load(text, file: "flows/quickstart.yaml", readFile: shippedFlowFile)
+        return try FlowLoader.load(text, file: "flows/quickstart.yaml", readFile: shippedFlowFile, readData: shippedFlowData)
     }
 
     /// The demo tenant's credentials as the `KIRA_*` variables an exported script reads.
@@ -78,7 +83,8 @@ actor WalkthroughSessions {
             throw WalkthroughFailed(output: "no session file")
         }
         let flowText = try String(contentsOf: KiraBinary.packageRoot.appendingPathComponent(kind.flowFile), encoding: .utf8)
-        let flow = try FlowLoader.load(flowText, file: kind.flowFile, readFile: KiraBinary.shippedFlowFile)
+        let flow = try FlowLoader.load(
+            flowText, file: kind.flowFile, readFile: KiraBinary.shippedFlowFile, readData: KiraBinary.shippedFlowData)
         return Made(stateDirectory: directory, session: session, flow: flow)
     }
 
