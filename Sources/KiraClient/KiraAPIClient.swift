@@ -129,7 +129,8 @@ public actor KiraAPIClient {
                     return ClientOutcome(result: .failure(failure), exchanges: exchanges)
                 }
                 if hadToken {
-                    renewals.append("it had \(Int(max(0, remaining))) s left, so the walkthrough called /auth again before \(request.requestID)")
+                    renewals.append(
+                        "it had \(Int(max(0, remaining))) s left, so the walkthrough called /auth again before \(request.requestID)")
                 }
             }
         }

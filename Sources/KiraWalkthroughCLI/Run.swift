@@ -138,7 +138,9 @@ struct Run: AsyncParsableCommand {
             printLine("(No terminal: running in plain line mode.)")
         }
         if outcome == nil {
-            printLine("kira-walkthrough · \(flow.title)\(scenario.map { " · \($0.title)" } ?? "") · session \(sessionOptions.session) · target \(setup.label)")
+            printLine(
+                "kira-walkthrough · \(flow.title)\(scenario.map { " · \($0.title)" } ?? "") · session \(sessionOptions.session) · target \(setup.label)"
+            )
             outcome = await setup.run(
                 flow: flow, sessionName: sessionOptions.session, presenter: PlainPresenter(unattended: yes, interactive: interactive),
                 waitTimeout: waitTimeout

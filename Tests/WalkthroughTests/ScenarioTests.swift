@@ -68,12 +68,12 @@ import Testing
             "t.tour.yaml:7:18: payout_amount must be an amount such as 100.00",
             "t.tour.yaml:8:3: The flow has no input 'nothing_here'",
             "t.tour.yaml:10:9: Step 'create_user' has no request 'create_usr'",
-            "t.tour.yaml:13:18: The body of 'create_user' has no key 'source_of_fund' to remove",
-            "t.tour.yaml:15:7: A body change applies to a step's own request",
+            "t.tour.yaml:13:16: The body of 'create_user' has no key 'source_of_fund' to remove",
+            "t.tour.yaml:16:7: A body change applies to a step's own request",
             "t.tour.yaml:18:10: Unknown reference '{{ paout_amount }}'",
-            "t.tour.yaml:20:18: clock moves the emulator's clock forward",
+            "t.tour.yaml:20:16: clock moves the emulator's clock forward",
             "t.tour.yaml:21:9: A setup has exactly one of",
-            "t.tour.yaml:23:18: fault is the emulator's fault control",
+            "t.tour.yaml:23:16: fault is the emulator's fault control",
         ]
         for line in expected {
             #expect(messages.contains { $0.hasPrefix(line) }, "\(line)\n\(messages.joined(separator: "\n"))")

@@ -105,7 +105,9 @@ public enum FlowLinter {
                         problems.append(
                             FlowProblem(
                                 location: at,
-                                message: "The header \(header.name) of '\(request.id)' may not use the secret {{ \(name) }}: headers are recorded"))
+                                message:
+                                    "The header \(header.name) of '\(request.id)' may not use the secret {{ \(name) }}: headers are recorded"
+                            ))
                     }
                 }
                 if let webhook = request.webhook {

@@ -96,7 +96,8 @@ extension FlowLoader {
         guard let request = step.requestsIncludingRemedies.first(where: { $0.id == parts[1] }) else {
             problem(
                 mapping["at"],
-                "Step '\(step.id)' has no request '\(parts[1])'; it has: \(step.requestsIncludingRemedies.map(\.id).joined(separator: ", "))")
+                "Step '\(step.id)' has no request '\(parts[1])'; it has: \(step.requestsIncludingRemedies.map(\.id).joined(separator: ", "))"
+            )
             return nil
         }
         let say = optionalString(mapping, "say")
