@@ -56,10 +56,32 @@ public enum EmulatorControls {
 
     /// Performs an operator action; returns why it failed, if it did.
     public static func perform(_ action: OperatorRequest, baseURL: String, adminToken: String? = nil) async -> String? {
-        let verb = action.verb == .verifyUser ? "verify" : "reject"
-        var request = HTTPClientRequest(url: root(of: baseURL) + "/__emulator/users/\(action.id)/\(verb)")
+        let control = action.verb.control
+        return await Self.control(
+            "/\(control.collection)/\(action.id)/\(control.action)", body: nil, baseURL: baseURL, adminToken: adminToken)
+    }
+
+    /// Moves the emulator's clock `seconds` forward (`POST /__emulator/clock`); returns why it
+    /// failed, if it did.
+    public static func advanceClock(by seconds: Double, baseURL: String, adminToken: String? = nil) async -> String? {
+        await control("/clock", body: ["advance_seconds": .number(String(seconds))], baseURL: baseURL, adminToken: adminToken)
+    }
+
+    /// Adds a fault (`POST /__emulator/faults`, the body as the control takes it); returns why it
+    /// failed, if it did.
+    public static func injectFault(_ fault: JSONValue, baseURL: String, adminToken: String? = nil) async -> String? {
+        await control("/faults", body: fault, baseURL: baseURL, adminToken: adminToken)
+    }
+
+    /// `POST /__emulator<path>` with an optional JSON body; returns why it failed, if it did.
+    static func control(_ path: String, body: JSONValue?, baseURL: String, adminToken: String?) async -> String? {
+        var request = HTTPClientRequest(url: root(of: baseURL) + "/__emulator" + path)
         request.method = .POST
         if let adminToken { request.headers.add(name: "x-admin-token", value: adminToken) }
+        if let body {
+            request.headers.add(name: "content-type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body.serialized()))
+        }
         do {
             let response = try await http.execute(request, timeout: .seconds(10))
             let bytes = Array(buffer: try await response.body.collect(upTo: 1 << 20))

@@ -41,6 +41,9 @@ public struct ClientOutcome: Sendable {
     /// Every request made, in order (re-authentication and retries included), redacted, with
     /// sequence numbers still to assign.
     public var exchanges: [ExchangeRecord]
+    /// Why the client fetched a new token on the way (Q-TOKEN-TTL), once per renewal: an
+    /// expiring token or a 401. Empty when it kept its token or fetched its first.
+    public var renewals: [String] = []
 }
 
 /// The Kira API over AsyncHTTPClient: the headers of Q-AUTH-HEADERS, `X-Api-Version` until the
@@ -60,11 +63,14 @@ public actor KiraAPIClient {
     var lastError: (any Error)?
     /// Called for every backoff (injected so tests need not sleep).
     let sleep: @Sendable (Duration) async -> Void
+    /// The data URLs of the flow's embedded files, by the placeholder its bodies hold
+    /// (`Flow.embeddedDataURLs`): filled in on the wire only, never in records.
+    let embeddedFiles: [String: String]
 
     /// A client for `baseURL`; anything but loopback must be https.
     public init(
         baseURL: String, apiVersion: String, apiKey: String, clientID: String, password: String,
-        configuration: KiraClientConfiguration = KiraClientConfiguration(),
+        configuration: KiraClientConfiguration = KiraClientConfiguration(), embeddedFiles: [String: String] = [:],
         sleep: @escaping @Sendable (Duration) async -> Void = { try? await Task.sleep(for: $0) }
     ) throws {
         var base = baseURL
@@ -82,6 +88,7 @@ public actor KiraAPIClient {
         self.password = password
         self.configuration = configuration
         self.sleep = sleep
+        self.embeddedFiles = embeddedFiles
         var httpConfiguration = HTTPClient.Configuration()
         httpConfiguration.timeout = .init(connect: .nanoseconds(configuration.connectTimeout.nanoseconds), read: nil)
         httpConfiguration.redirectConfiguration = .disallow
@@ -111,8 +118,10 @@ public actor KiraAPIClient {
     /// Sends a rendered request, filling secret references with `secret`.
     public func send(_ request: RenderedRequest, secret: @Sendable (String) -> String?) async -> ClientOutcome {
         var exchanges: [ExchangeRecord] = []
+        var renewals: [String] = []
         if request.auth == .bearer {
             let remaining = token.map { $0.expiresAt.timeIntervalSinceNow } ?? -1
+            let hadToken = token != nil
             if remaining < configuration.refreshMargin {
                 let note =
                     token == nil
@@ -120,6 +129,10 @@ public actor KiraAPIClient {
                     : "re-authenticate: the token has \(Int(max(0, remaining))) s left (Q-TOKEN-TTL)"
                 if let failure = await authenticate(request, note: note, exchanges: &exchanges) {
                     return ClientOutcome(result: .failure(failure), exchanges: exchanges)
+                }
+                if hadToken {
+                    renewals.append(
+                        "it had \(Int(max(0, remaining))) s left, so the walkthrough called /auth again before \(request.requestID)")
                 }
             }
         }
@@ -129,9 +142,13 @@ public actor KiraAPIClient {
             if let failure = await authenticate(request, note: "re-authenticate after a 401 (Q-TOKEN-TTL)", exchanges: &exchanges) {
                 return ClientOutcome(result: .failure(failure), exchanges: exchanges)
             }
+            let said = response.json?["message"]?.stringValue.map { " (\($0))" } ?? ""
+            renewals.append(
+                "\(request.method) \(request.path) answered 401\(said), so the walkthrough called /auth again and sent \(request.requestID) once more"
+            )
             outcome = await sendWithRetries(request, secret: secret, note: "sent again after re-authenticating", exchanges: &exchanges)
         }
-        return ClientOutcome(result: outcome, exchanges: exchanges)
+        return ClientOutcome(result: outcome, exchanges: exchanges, renewals: renewals)
     }
 
     /// `POST /auth` for the client's own token; returns why it failed, if it did.
@@ -210,7 +227,7 @@ public actor KiraAPIClient {
     ) {
         let url = baseURL + request.path
         let headers = Self.headers(for: request, apiKey: apiKey, token: token?.value, pinnedVersion: pinnedVersion, apiVersion: apiVersion)
-        let bodyBytes = request.body.map { Self.fill($0, secret: secret).serialized() } ?? []
+        let bodyBytes = request.body.map { DataURL.embedding(embeddedFiles, in: Self.fill($0, secret: secret)).serialized() } ?? []
         var httpRequest = HTTPClientRequest(url: url)
         httpRequest.method = HTTPMethod(rawValue: request.method)
         for (name, value) in headers { httpRequest.headers.add(name: name, value: value) }
@@ -223,7 +240,8 @@ public actor KiraAPIClient {
         var record = ExchangeRecord(
             sequence: 0, stepID: request.stepID, requestID: request.requestID, note: note, method: request.method, url: url,
             requestHeaders: redactor.redact(headers: headers),
-            requestBody: request.body.map { redactor.redact(Self.mask(secretReferencesIn: $0)).text(.pretty) }, status: nil,
+            requestBody: request.body.map { redactor.redact(DataURL.shortening(Self.mask(secretReferencesIn: $0))).text(.pretty) },
+            status: nil,
             responseHeaders: [], responseBody: nil, error: nil, startedAt: started, durationMilliseconds: 0
         )
         do {
@@ -263,7 +281,9 @@ public actor KiraAPIClient {
         if pinnedVersion == nil { headers.append(("x-api-version", apiVersion)) }
         if let key = request.idempotencyKey { headers.append(("idempotency-key", key)) }
         if request.body != nil { headers.append(("content-type", "application/json")) }
-        return headers
+        // The flow's own headers last: `x-api-version: null` leaves the version out even before
+        // the pin, a value sets it even after (Q-VERSION-HEADER).
+        return RenderedHeader.apply(request.headers, to: headers)
     }
 
     /// What a request will look like on the wire, for showing before sending. Secrets are real

@@ -119,7 +119,9 @@ struct Flows: ParsableCommand {
             guard let data = FileManager.default.contents(atPath: file) else {
                 throw CommandFailure(message: "Cannot read the flow file \(file)")
             }
-            let check = FlowLinter.check(String(decoding: data, as: UTF8.self), file: file, readFile: FlowFile.besides(file))
+            let check = FlowLinter.check(
+                String(decoding: data, as: UTF8.self), file: file, readFile: FlowFile.besides(file),
+                readData: FlowFile.bytesBesides(file))
             guard check.isValid, let flow = check.flow else {
                 for issue in check.issues { printError(issue.diagnostic) }
                 printError("\(file): \(check.issues.count) problem\(check.issues.count == 1 ? "" : "s"); nothing was sent.")

@@ -5,7 +5,7 @@ import KiraJSON
 extension WalkthroughEngine {
     mutating func block(on rule: QuirkRule, request: FlowRequest, stepIndex index: Int, now: Date) -> EngineAction {
         let blocked = BlockedQuirk(
-            quirkID: rule.id, requestID: request.id, explanation: render(rule.explain) ?? rule.explain,
+            quirkID: rule.id, requestID: request.id, explanation: explanation(of: rule, stepIndex: index),
             remedies: options(for: rule, stepIndex: index), isTimeout: false
         )
         enter(index, .blocked(blocked, active: session.steps[index].active))

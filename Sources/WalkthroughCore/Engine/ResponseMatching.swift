@@ -5,6 +5,7 @@ import KiraJSON
 extension WalkthroughEngine {
     /// Whether a response satisfies a condition (text compared case-insensitively by default).
     public func matches(_ condition: ResponseCondition, _ response: ResponseSummary) -> Bool {
+        if let all = condition.all, !all.allSatisfy({ matches($0, response) }) { return false }
         if let statuses = condition.status, !statuses.contains(response.status) { return false }
         func same(_ a: String, _ b: String) -> Bool { condition.caseSensitive ? a == b : a.lowercased() == b.lowercased() }
         if let code = condition.code {
