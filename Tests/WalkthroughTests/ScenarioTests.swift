@@ -108,7 +108,7 @@ import Testing
         }
         #expect(changed.body?["source_of_funds"] == nil)
         let email = try #require(changed.body?["email"]?.stringValue)
-        #expect(email.hasPrefix("first-try+") && !email.contains("{{"), email)
+        #expect(email.hasPrefix("first-try+") && !email.contains("{{"), "\(email)")
         #expect(harness.engine.scenarioDone(moment.bodyMark))
         #expect(harness.engine.session.events.last?.text.hasPrefix("Tour: this first user goes without source_of_funds") == true)
         // Saved with the session, and never again.

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import KiraJSON
 import NIOCore
+import NIOHTTP1
 import SessionStore
 import Testing
 import WalkthroughPresentation
