@@ -122,9 +122,12 @@ import Testing
 
     @Test func holdControlsNeedAKnownAccount() async throws {
         try await LiveSandbox.with { sandbox in
-            #expect(try await sandbox.control("POST", "virtual-accounts/\(newKey())/rfi").status == 404)
-            #expect(try await sandbox.control("POST", "virtual-accounts/nope/rfi").status == 400)
-            #expect(try await sandbox.control("POST", "virtual-accounts/\(newKey())/freeze").status == 404)
+            let unknown = try await sandbox.control("POST", "virtual-accounts/\(newKey())/rfi")
+            #expect(unknown.status == 404)
+            let malformed = try await sandbox.control("POST", "virtual-accounts/nope/rfi")
+            #expect(malformed.status == 400)
+            let noSuchAction = try await sandbox.control("POST", "virtual-accounts/\(newKey())/freeze")
+            #expect(noSuchAction.status == 404)
         }
     }
 
