@@ -58,7 +58,12 @@ import Testing
             #expect(try await sandbox.control("POST", "virtual-accounts/\(account)/clear-rfi").status == 409)
 
             let events = try await Self.events(sandbox).filter { $0.0 != "virtual_account.created" }
-            #expect(events.map(\.0) == ["virtual_account.activated", "virtual_account.rfi_requested", "virtual_account.activated"])
+            #expect(
+                events.map(\.0) == [
+                    "virtual_account.activated", "virtual_account.rfi_requested", "virtual_account.activated",
+                    "virtual_account.deposit_funds_received",
+                ]
+            )
             #expect(events[1].1["status"] == "rfi")
             #expect(events[1].1["reason"] == "proof of income")
             #expect(events[1].1["virtual_account_id"]?.stringValue == account)

@@ -268,7 +268,7 @@ import Testing
             body["identifying_information"] = nil
             body["gender"] = nil
             let id = try await client.createUser(.object(body))
-            try await sandbox.advance(3600)
+            try await sandbox.advance(600)
             #expect(try await client.get("/v1/users/\(id)").json["status"] == "CREATED")
             // Partly: still incomplete, nothing starts.
             let partial = try await client.put("/v1/users/\(id)", ["gender": "male"])
@@ -391,7 +391,7 @@ import Testing
             #expect(try await client.get("/v1/users/\(good)").json["status"] == "VERIFYING")
             try await sandbox.advance(0.1)
             #expect(try await client.get("/v1/users/\(good)").json["status"] == "VERIFIED")
-            try await sandbox.advance(3600)
+            try await sandbox.advance(600)
             #expect(try await client.get("/v1/users/\(stuck)").json["status"] == "CREATED")
             #expect(try await client.get("/v1/users/\(rejected)").json["status"] == "REJECTED")
         }
