@@ -52,7 +52,7 @@ import WalkthroughPresentation
             let size = try #require(FileManager.default.contents(atPath: file)?.count)
             #expect(size < 64 * 1024, "\(size) bytes")
             // It names the images by their placeholders (digest included).
-            #expect(fixture.stateDirectoryContents().contains("sha256:\(SHA256.hex(of: passport).prefix(8))"))
+            #expect(fixture.stateDirectoryContents().contains("sha256:\(SHA256Hash.hex(of: passport).prefix(8))"))
         }
     }
 

@@ -29,10 +29,10 @@ import Testing
     }
 
     @Test func sha256MatchesTheStandardVectors() {
-        #expect(SHA256.hex(of: Data()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        #expect(SHA256.hex(of: Data("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(SHA256Hash.hex(of: Data()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(SHA256Hash.hex(of: Data("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         let long = Data("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)
-        #expect(SHA256.hex(of: long) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        #expect(SHA256Hash.hex(of: long) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
     }
 
     @Test func aBodyEmbedsAFileAsAPlaceholderAndTheClientGetsItsDataURL() throws {
@@ -45,7 +45,7 @@ import Testing
         #expect(asked == ["images/pic.png"], "read once, as written, relative to the flow")
         let body = try #require(flow.steps[0].requests[0].body)
         let placeholder = try #require(body["image"]?.stringValue)
-        let digest = SHA256.hex(of: Self.png).prefix(8)
+        let digest = SHA256Hash.hex(of: Self.png).prefix(8)
         #expect(placeholder == "data:image/png;base64,… (3 KB, sha256:\(digest))")
         #expect(body["again"]?.stringValue == placeholder)
         #expect(flow.embeddedFiles.count == 1)
