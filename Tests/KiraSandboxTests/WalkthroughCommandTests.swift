@@ -60,6 +60,16 @@ import Testing
             let mode = (try FileManager.default.attributesOfItem(atPath: directory + "/" + file)[.posixPermissions] as? Int) ?? 0
             #expect(mode & 0o077 == 0, "\(file) is private")
         }
+        // The complete user went with its specimen images; the screen and the session show
+        // placeholders, and the finished session stays under 64 KB (issue 10).
+        let sessionFile = try #require(FileManager.default.contents(atPath: directory + "/default.json"))
+        #expect(sessionFile.count < 64 * 1024, "\(sessionFile.count) bytes")
+        #expect(run.stdout.contains("data:image/jpeg;base64,… ("), "the preview shows the placeholder")
+        let passport = try #require(
+            FileManager.default.contents(atPath: KiraBinary.packageRoot.appendingPathComponent("flows/images/specimen-passport.jpg").path))
+        #expect(!run.stdout.contains(passport.base64EncodedString().prefix(64)))
+        #expect(!String(decoding: sessionFile, as: UTF8.self).contains(passport.base64EncodedString().prefix(64)))
+        #expect(!run.stdout.contains("Q-NOT-TRIGGERED") && !run.stdout.contains("Q-SOF-REJECT"), "verification triggered")
         // Run again: the session is complete and stays so, resources not duplicated.
         let again = try await KiraBinary.run(["run", "--plain", "--yes", "--state-dir", directory], environment: ["KIRA_API_KEY": ""])
         #expect(again.status == 0)

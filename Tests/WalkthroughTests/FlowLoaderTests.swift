@@ -19,7 +19,8 @@ import Testing
         let quirks = Set(flow.steps.flatMap(\.requestsIncludingRemedies).flatMap(\.quirks).map(\.id))
         for id in [
             "Q-SOF-REJECT", "Q-NO-AUTO-VERIFY", "Q-GATE-ON-STATUS", "Q-ONE-VA", "Q-VA-READY", "Q-DEPOSIT-INVISIBLE", "Q-SETTLEMENT-FALSE",
-            "Q-PAYOUT-MIN", "Q-PAYOUT-STATUS-CASE", "Q-PIN-FIELD", "Q-SEED-IDS",
+            "Q-PAYOUT-MIN", "Q-PAYOUT-STATUS-CASE", "Q-PIN-FIELD", "Q-SEED-IDS", "Q-NOT-TRIGGERED", "Q-DUPLICATE-EMAIL", "Q-VA-RFI",
+            "Q-VA-DEACTIVATED",
         ] {
             #expect(quirks.contains(id), "\(id) is gated in the flow")
         }

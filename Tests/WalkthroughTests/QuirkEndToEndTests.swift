@@ -84,15 +84,31 @@ import WalkthroughPresentation
         }
     }
 
-    @Test func aUserRejectedForMissingSourceOfFundsIsExplained() async throws {
-        let flow = try quickstart(replacing: "          source_of_funds: salary\n", with: "")
+    @Test func aUserRejectedForMissingSourceOfFundsIsReplacedWithANewEmail() async throws {
+        // Only the create's body loses source_of_funds (the PUT remedy's, indented deeper, keeps it).
+        let flow = try quickstart(
+            replacing: "receive_payments\n          source_of_funds: salary\n", with: "receive_payments\n")
         try await WalkthroughFixture.with { fixture in
-            // Re-trigger as the operator (the second remedy), since this flow's user is always incomplete.
-            let presenter = RecordingPresenter(remedyFor: ["Q-SOF-REJECT": 1])
-            #expect(await fixture.run(flow, presenter: presenter) == .completed)
+            let presenter = RecordingPresenter()
+            // Every new user of this flow is rejected too: the restart is taken until it is withdrawn
+            // (three times), and then only stopping is left.
+            guard case .blocked(let advice) = await fixture.run(flow, presenter: presenter) else {
+                Issue.record("expected the run to stop for a person")
+                return
+            }
+            #expect(advice.contains("rejected"))
             let rejection = try #require(await presenter.blocked.first { $0.quirkID == "Q-SOF-REJECT" })
             #expect(rejection.explanation.contains("source_of_funds"))
+            #expect(rejection.explanation.contains("final"))
             #expect(rejection.remedies.first?.label.contains("new, complete user") == true)
+            #expect(rejection.remedies.count == 2, "no operator remedy: REJECTED is final")
+            // Each new user has a new email: no 409 resource_conflict, four users, four emails.
+            let creations = await presenter.exchanges.filter { $0.requestID == "create_user" }
+            #expect(creations.count == 4)
+            #expect(creations.allSatisfy { $0.status == 201 }, "\(creations.map(\.status))")
+            let emails = creations.compactMap { $0.requestBody.flatMap { try? JSONValue.parse($0) }?["email"]?.stringValue }
+            #expect(Set(emails).count == 4, "\(emails)")
+            #expect(await fixture.counts()["users"] == 4)
         }
     }
 
@@ -171,14 +187,37 @@ import WalkthroughPresentation
     }
 
     @Test func theWrongPinFieldStopsWithAdvice() async throws {
+        // The rules read status, code and the field the error names, never the emulator's prose: a
+        // refusal over target_version is explained with both causes, and stopping gives the body.
         let flow = try quickstart(replacing: "target_version: \"{{ api_version }}\"", with: "version: \"{{ api_version }}\"")
         try await WalkthroughFixture.with { fixture in
-            let presenter = RecordingPresenter()
+            let presenter = RecordingPresenter(remedyFor: ["Q-PIN-FORWARD-ONLY": 1])
             guard case .blocked(let advice) = await fixture.run(flow, presenter: presenter) else {
                 Issue.record("expected blocked")
                 return
             }
             #expect(advice.contains("target_version"))
+            let block = try #require(await presenter.blocked.first)
+            #expect(block.quirkID == "Q-PIN-FORWARD-ONLY")
+            #expect(block.explanation.contains("Q-PIN-FIELD"), "the misnamed field is named as the other cause")
+        }
+    }
+
+    @Test func aPinRefusedWithoutAFieldNameIsTheFieldQuirk() async throws {
+        // A refusal that names no field (as a gateway or another surface may answer) is Q-PIN-FIELD.
+        let flow = try quickstart()
+        try await WalkthroughFixture.with { fixture in
+            try await fixture.control(
+                "faults",
+                body: [
+                    "path": "/v1/versioning/upgrade", "count": 1, "kind": "status", "status": 400,
+                    "body": ["code": "validation_error", "message": "Bad request"],
+                ])
+            let presenter = RecordingPresenter()
+            guard case .blocked = await fixture.run(flow, presenter: presenter) else {
+                Issue.record("expected blocked")
+                return
+            }
             #expect(await presenter.blocked.first?.quirkID == "Q-PIN-FIELD")
         }
     }

@@ -23,10 +23,14 @@ actor RecordingPresenter: WalkthroughPresenter {
     /// Runs before a request whose URL ends with the key is confirmed (once).
     var hooks: [String: @Sendable () async -> Void] = [:]
     var pendingHook: (@Sendable () async -> Void)?
+    /// Run once, before the first wait between polls on that quirk (`Q-VA-READY`).
+    var waitHooks: [String: @Sendable () async -> Void] = [:]
 
     init(remedyFor: [String: Int] = [:]) { self.remedyFor = remedyFor }
 
     func hook(_ suffix: String, _ action: @escaping @Sendable () async -> Void) { hooks[suffix] = action }
+    /// Runs `action` once, when the run first waits between polls on `quirk`.
+    func hookWait(on quirk: String, _ action: @escaping @Sendable () async -> Void) { waitHooks[quirk] = action }
 
     func stepStarted(index: Int, of total: Int, step: FlowStep, state: StepState) async {}
     func stepFinished(index: Int, state: StepState) async {}
@@ -55,6 +59,7 @@ actor RecordingPresenter: WalkthroughPresenter {
     func askResend(_ request: RenderedRequest) async -> Bool? { true }
     func failed(stepID: String, message: String) async -> FailureChoice { .quit }
     func wait(seconds: Double, attempt: Int, quirk: String?, explain: String?) async -> WaitResult {
+        if let quirk, let hook = waitHooks.removeValue(forKey: quirk) { await hook() }
         try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
         return Task.isCancelled ? .quit : .elapsed
     }
@@ -149,6 +154,21 @@ struct WalkthroughFixture: Sendable {
         advance.body = .bytes(ByteBuffer(bytes: JSONValue.object(["advance_seconds": .number(String(seconds))]).serialized()))
         let response = try await HTTPClient.shared.execute(advance, timeout: .seconds(5))
         #expect(response.status == .ok)
+    }
+
+    /// `POST /__emulator/PATH`, the operator's controls; the answer's JSON.
+    @discardableResult
+    func control(_ path: String, body: JSONValue? = nil) async throws -> JSONValue {
+        var request = HTTPClientRequest(url: root + "/__emulator/" + path)
+        request.method = .POST
+        if let body {
+            request.headers.add(name: "content-type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body.serialized()))
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+        let json = (try? JSONValue.parse(Array(buffer: try await response.body.collect(upTo: 1 << 20)))) ?? .null
+        #expect((200..<300).contains(Int(response.status.code)), "POST /__emulator/\(path): \(json)")
+        return json
     }
 
     /// Every file in the state directory, as one string.

@@ -51,7 +51,7 @@ public enum DataURL {
     /// `data:image/jpeg;base64,… (48 KB, sha256:1a2b3c4d)`: the type, the decoded size and the
     /// first eight hexadecimal digits of the SHA-256 of the bytes.
     public static func placeholder(mediaType: String, data: Data) -> String {
-        let digest = SHA256Digest.hex(of: data).prefix(8)
+        let digest = SHA256Hash.hex(of: data).prefix(8)
         return "data:\(mediaType);base64,… (\(size(data.count)), sha256:\(digest))"
     }
 
@@ -136,7 +136,7 @@ extension FlowLinter {
 }
 
 /// SHA-256 (FIPS 180-4), small and pure, for the digests of embedded files.
-public enum SHA256Digest {
+public enum SHA256Hash {
     static let k: [UInt32] = [
         0x428a_2f98, 0x7137_4491, 0xb5c0_fbcf, 0xe9b5_dba5, 0x3956_c25b, 0x59f1_11f1, 0x923f_82a4, 0xab1c_5ed5,
         0xd807_aa98, 0x1283_5b01, 0x2431_85be, 0x550c_7dc3, 0x72be_5d74, 0x80de_b1fe, 0x9bdc_06a7, 0xc19b_f174,
