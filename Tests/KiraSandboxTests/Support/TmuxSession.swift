@@ -118,14 +118,14 @@ final class TmuxSession: Sendable {
     /// started are gone; what is still running is an issue of the test, and is then killed.
     func close() {
         _ = try? Self.tmux(["-L", socket, "kill-server"])
-        let deadline = Date().addingTimeInterval(10)
+        let deadline = Date().addingTimeInterval(30)
         var left = Self.survivors(of: socket)
         while !left.isEmpty, Date() < deadline {
             usleep(20_000)
             left = Self.survivors(of: socket)
         }
         guard !left.isEmpty else { return }
-        Issue.record("still running 10 s after kill-server of \(socket):\n\(left.joined(separator: "\n"))")
+        Issue.record("still running 30 s after kill-server of \(socket):\n\(left.joined(separator: "\n"))")
         for survivor in left { if let pid = pid_t(survivor.prefix { $0 != " " }) { kill(pid, SIGKILL) } }
     }
 
