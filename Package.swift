@@ -221,6 +221,7 @@ let package = Package(
                 "KiraSandbox",
                 "KiraJSON",
                 "ChildProcesses",
+                "WalkthroughCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),

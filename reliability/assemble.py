@@ -13,13 +13,22 @@ Fragment convention (every part follows it):
 A part missing a fragment is listed as not run. A fragment older than this run is kept with the
 date it was written, so `reliability/run --only faults` refreshes one part and keeps the others.
 
-Usage: assemble.py --fragments DIR --output FILE --started EPOCH [--title TEXT]
+Each fragment written during this run gets a sidecar NN-part.md.run (JSON: the commit, whether the
+tree had uncommitted changes, whether the run was --quick, whether the binary was given with
+--binary), so a later assembly knows where an older fragment came from. The report is final only
+when every part has a fragment made at this commit, on a clean tree, in a full run, on a binary
+reliability/run built itself, and HEAD did not move during the run; otherwise its header lists
+why it is not final.
+
+Usage: assemble.py --fragments DIR --output FILE --started EPOCH --commit SHA [--dirty] [--quick]
+                   [--binary-given] [--title TEXT] [--binary PATH]
 Exit status: 0 when every goal found is met, 1 otherwise.
 """
 
 import argparse
 import datetime
 import glob
+import json
 import os
 import re
 import subprocess
@@ -35,6 +44,8 @@ PARTS = [
     ("40-fuzz.md", "Fuzzing", "fuzz"),
     ("50-sanitizers.md", "Sanitizers", "sanitizers"),
 ]
+# Parts that run the kira-walkthrough binary (the others build what they test themselves).
+BINARY_PARTS = {"10-torture.md", "20-faults.md", "30-tenants.md"}
 GOAL = re.compile(r"^<!--\s*goal:\s*(.*?)\s*\|\s*(.*?)\s*\|\s*(met|missed)\s*-->\s*$")
 
 
@@ -63,6 +74,51 @@ def utc(epoch):
     return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def record_origin(path, stale, this_run, name):
+    """Where a fragment's figures come from: written now for a fresh fragment, read back for an older one."""
+    sidecar = path + ".run"
+    if not stale:
+        origin = dict(this_run)
+        if name not in BINARY_PARTS:
+            origin["binary_given"] = False
+        with open(sidecar, "w") as handle:
+            json.dump(origin, handle)
+        return origin
+    try:
+        with open(sidecar) as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def not_final_reasons(args, this_run, head, dirty_now, origins, missing):
+    """Why this report does not describe one clean commit, run in full; empty when it does."""
+    reasons = []
+    if args.quick:
+        reasons.append("a quick (smoke) run")
+    if args.dirty:
+        reasons.append("the tree had uncommitted changes when the run began (`--allow-dirty`)")
+    elif dirty_now:
+        reasons.append("the tree has uncommitted changes now")
+    if this_run["commit"] != head:
+        reasons.append(f"HEAD moved during the run ({this_run['commit'][:7]} → {head[:7]})")
+    if missing:
+        reasons.append("not run: " + ", ".join(title for title, _ in missing))
+    for title, origin, stale, written in origins:
+        when = f" (from {utc(written)})" if stale else ""
+        if origin is None:
+            reasons.append(f"{title}{when}: made by a run that did not record its commit")
+        elif origin.get("commit") != head:
+            reasons.append(f"{title}{when}: made at another commit, {str(origin.get('commit'))[:7]}")
+        elif stale and origin.get("dirty"):
+            reasons.append(f"{title}{when}: made on a tree with uncommitted changes")
+        elif stale and origin.get("quick"):
+            reasons.append(f"{title}{when}: a quick run")
+        elif origin.get("binary_given"):
+            reasons.append(f"{title}: ran a binary given with `--binary`, not one built from this commit by the run")
+    return reasons
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fragments", required=True)
@@ -70,13 +126,19 @@ def main():
     parser.add_argument("--started", type=float, required=True, help="when this run began (seconds since the epoch)")
     parser.add_argument("--title", default="Reliability")
     parser.add_argument("--binary", default=None, help="the kira-walkthrough the parts ran")
+    parser.add_argument("--commit", default=None, help="the commit (full SHA) checked out when the run began")
+    parser.add_argument("--dirty", action="store_true", help="the tree had uncommitted changes when the run began")
+    parser.add_argument("--quick", action="store_true", help="a smoke run")
+    parser.add_argument("--binary-given", action="store_true", help="the binary came from --binary, not from this run's build")
     args = parser.parse_args()
+    head = git("rev-parse", "HEAD") or "unknown"
+    this_run = {"commit": args.commit or head, "dirty": args.dirty, "quick": args.quick, "binary_given": args.binary_given}
 
     known = {name for name, _, _ in PARTS}
     extra = sorted(os.path.basename(path) for path in glob.glob(os.path.join(args.fragments, "[0-9]*.md")) if os.path.basename(path) not in known)
     parts = PARTS + [(name, name, None) for name in extra]
 
-    goals, bodies, missing = [], [], []
+    goals, bodies, missing, origins = [], [], [], []
     for name, title, only in parts:
         path = os.path.join(args.fragments, name)
         if not os.path.exists(path):
@@ -84,6 +146,8 @@ def main():
             continue
         written = os.path.getmtime(path)
         stale = written < args.started - 1
+        origin = record_origin(path, stale, this_run, name)
+        origins.append((title, origin, stale, written))
         body = []
         with open(path) as handle:
             for line in handle.read().splitlines():
@@ -98,9 +162,13 @@ def main():
         bodies.append(text)
 
     info = kirarel.machine()
-    commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    if git("status", "--porcelain", "--untracked-files=no"):
+    commit = this_run["commit"][:7]
+    dirty_now = bool(git("status", "--porcelain", "--untracked-files=no"))
+    if args.dirty or dirty_now:
         commit += " (with uncommitted changes)"
+    reasons = not_final_reasons(args, this_run, head, dirty_now, origins, missing)
+    status = "final: every part's figures come from this commit, a clean tree and a full run" if not reasons else (
+        "**not final**: " + "; ".join(reasons))
     lines = [
         f"# {args.title}",
         "",
@@ -110,6 +178,7 @@ def main():
         "|---|---|",
         f"| date | {utc(args.started)} |",
         f"| commit | {commit} |",
+        f"| status | {status} |",
         f"| machine | {info['nproc']} cores, {info['cpu']}, {info['memory']} memory |",
         f"| swift | {swift_version()} |",
         *([f"| binary | `{display(args.binary)}` |"] if args.binary else []),
@@ -133,7 +202,11 @@ def main():
         "reliability/run                    # everything: builds the release binary, then every part (long: the sanitizers are two cold builds)",
         "reliability/run --only torture     # one part: torture, faults, tenants, fuzz or sanitizers (a comma list works)",
         "reliability/run --quick            # a smoke version, seconds per part; writes reliability/out/quick/reliability.md instead",
+        "reliability/run --allow-dirty      # a full run on a tree with uncommitted changes (refused without it); the report says not final",
         "```",
+        "",
+        "The report is final (its `status` line) only when every part's fragment was made at the commit it names, on a clean tree, "
+        "in a full run, on the release binary `reliability/run` built itself.",
         "",
         "Parts write Markdown fragments to `reliability/out/` (ignored by git); `reliability/assemble.py` "
         "puts them together here, in the order above, with the goals table from each fragment's "

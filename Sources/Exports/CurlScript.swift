@@ -119,6 +119,7 @@ struct CurlScript {
     }
 
     func inputs(_ out: ScriptLines) {
+        embeddedFiles(out)
         out.line("# ── Inputs ──")
         out.comments("Values that are not secret, with the session's as defaults; credentials stay in KIRA_*.")
         out.line("\(bindings.shellName("api_version"))=\(ShellQuoting.doubleQuoted(flow.apiVersion))  # the API version the flow pins")
@@ -297,8 +298,13 @@ struct CurlScript {
             let key = request.idempotency ? "\"$\(keyVariable(step, request))\"" : "\"\""
             let path = bindings.shellWord(request.path.source)
             // What the flow marks safe to repeat is retried like a GET or a keyed call.
-            let send =
+            var send =
                 request.safeToRepeat && request.method != "GET" && !request.idempotency ? "SAFE_TO_REPEAT=yes send_request" : "send_request"
+            if !request.headers.isEmpty {
+                // The request's own headers (`headers:`), applied by the prelude's set_headers.
+                let lines = request.headers.map { header in header.value.map { "\(header.name): \($0.source)" } ?? "\(header.name):" }
+                send = "SET_HEADERS=\(bindings.shellWord(lines.joined(separator: "\n"))) " + send
+            }
             if let body = request.body {
                 out.line("local body")
                 let arguments = bindings.jqArguments(body.references)
@@ -311,6 +317,21 @@ struct CurlScript {
             }
         }
         out.line("}")
+    }
+
+    /// The files the flow's bodies embed, as data URLs re-read from the shipped files (sessions
+    /// hold only their placeholders), exported so the jq programs read them as `$ENV.NAME`.
+    func embeddedFiles(_ out: ScriptLines) {
+        let files = flow.embeddedFiles.filter { $0.data != nil }
+        guard !files.isEmpty else { return }
+        out.line("# ── Embedded files ──")
+        out.comments("The files the flow embeds as data URLs, read from the flow's directory when this script was made.")
+        for file in files {
+            guard let name = bindings.embeddedVariable(file.placeholder) else { continue }
+            out.line("# \(file.reference): \(file.placeholder)")
+            out.line("export \(name)=\(ShellQuoting.singleQuoted(file.dataURL))")
+        }
+        out.blank()
     }
 
     // MARK: Requests and their answers
@@ -499,16 +520,17 @@ struct CurlScript {
             )
             continuation(remedy.then, context: context).forEach(out.line)
         case .operatorAction(let action):
-            let verb = action.verb == .verifyUser ? "verify" : "reject"
+            let control = action.verb.control
             let id = bindings.shellWord(action.id)
             out.line("if is_emulator; then")
             out.indented {
-                out.line("emulator_operator \(verb) \(id)")
+                out.line("emulator_operator \(control.action) \(id)" + (control.collection == "users" ? "" : " \(control.collection)"))
                 continuation(remedy.then, context: context).forEach(out.line)
             }
             out.line("else")
             out.indented {
-                let ask = "Only your Kira contact can \(verb) user \(bindings.shellText(action.id)) in this sandbox: ask them to"
+                let resource = control.collection == "users" ? "user" : "virtual account"
+                let ask = "Only your Kira contact can \(control.action) \(resource) \(bindings.shellText(action.id)) in this sandbox: ask them to"
                 if context.inWait {
                     out.line("printf '  ☎ %s\\n' \"\(ask); waiting for it until the wait's timeout.\"")
                     out.line("suppress \(rule.id)")
@@ -518,8 +540,14 @@ struct CurlScript {
             }
             out.line("fi")
         case .restart(let from):
-            if let target = step.requests.first(where: { $0.id == from }), target.idempotency {
-                out.line("\(keyVariable(step, target))=\"\"  # a new idempotency key: a new resource")
+            if let target = step.requests.first(where: { $0.id == from }) {
+                if target.idempotency { out.line("\(keyVariable(step, target))=\"\"  # a new idempotency key: a new resource") }
+                // As the walkthrough does: values generated for the old resource (a unique email) are made afresh.
+                for input in flow.inputs where input.generate != nil && target.sentReferences.contains(input.name) {
+                    guard case .variable(let variable) = bindings.binding(input.name) else { continue }
+                    let value = input.generate == .uuid ? "$(new_uuid)" : "$(new_uuid | tr -d '-' | cut -c1-8)"
+                    out.line("\(variable)=\"\(value)\"  # a new \(input.name) for the new resource")
+                }
             }
             out.line("SUPPRESSED=\" \"")
             out.line(Self.goTo(from))

@@ -117,10 +117,10 @@ public enum FlowPlan {
                     + "\(bullet) may send up to \(maxCalls) more \(blocked.method) \(blocked.path.source), bisecting \(input) over \(Amount.format(span)) to the cent; \(then)"
             ]
         case .operatorAction(let action):
-            let verb = action.verb == .verifyUser ? "verify" : "reject"
+            let control = action.verb.control
             return [
                 indent
-                    + "\(bullet) operator \(action.verb.rawValue) \(action.id): POST /__emulator/users/{id}/\(verb) (this project's emulator only); \(then)"
+                    + "\(bullet) operator \(action.verb.rawValue) \(action.id): POST /__emulator/\(control.collection)/{id}/\(control.action) (this project's emulator only); \(then)"
             ]
         case .restart(let from):
             let target = step.requests.first { $0.id == from }
@@ -152,6 +152,7 @@ public enum FlowPlan {
             if let values = condition.equals { parts.append("\(field) = " + values.map(text).joined(separator: " or ")) }
             if let values = condition.notIn { parts.append("\(field) not in [" + values.map(text).joined(separator: ", ") + "]") }
         }
+        for part in condition.all ?? [] { parts.append("(\(describe(part)))") }
         return parts.isEmpty ? "always" : parts.joined(separator: " and ")
     }
 

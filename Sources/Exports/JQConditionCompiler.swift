@@ -17,7 +17,8 @@ import WalkthroughCore
 ///   missing or null field equals no string), after its `{{ references }}` are filled with the
 ///   script's values — or, when one of them has no value yet, as written; any other value is
 ///   compared as JSON, and a missing field is `null`;
-/// - without `case_sensitive`, text is compared in lower case as Swift lowers it.
+/// - without `case_sensitive`, text is compared in lower case as Swift lowers it;
+/// - `all`: each of its conditions holds.
 ///
 /// What jq cannot see is the one difference left: jq reads numbers as doubles, so a number written
 /// in another form (`100.50` and `100.5`, `1e2` and `100`) is equal for the script and not for the
@@ -56,6 +57,7 @@ struct JQConditionCompiler {
                 parts.append("(\(Self.valueAt(field)) as $v | \(tests.joined(separator: " and ")))")
             }
         }
+        for part in condition.all ?? [] { parts.append("(\(expression(part)))") }
         return parts.isEmpty ? "true" : parts.joined(separator: " and ")
     }
 

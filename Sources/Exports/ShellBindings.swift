@@ -19,7 +19,13 @@ struct ShellBindings {
     /// Captures that hold non-string JSON in the session (a number stays a number in a body).
     private(set) var jsonCaptures: [String: JSONValue] = [:]
 
+    /// The environment variable holding each embedded file's data URL, by its placeholder.
+    private var embedded: [String: String] = [:]
+
     init(flow: Flow, session: Session?) {
+        for (number, file) in flow.embeddedFiles.enumerated() where file.data != nil {
+            embedded[file.placeholder] = "KIRA_EMBEDDED_FILE_\(number + 1)"
+        }
         for name in Flow.builtins { bindings[name] = .variable(ShellSyntax.variableName(name)) }
         for input in flow.inputs {
             if input.credential != nil || input.secret {
@@ -99,7 +105,11 @@ struct ShellBindings {
     /// A template string of a request body as a jq expression: a string with interpolations, or for
     /// a sole reference to a capture that held a number (or other JSON), that JSON, as the
     /// walkthrough substitutes it.
+    /// The variable the script exports an embedded file's data URL in, for its placeholder.
+    func embeddedVariable(_ placeholder: String) -> String? { embedded[placeholder] }
+
     func jqString(_ source: String) -> String {
+        if let variable = embedded[source] { return "$ENV.\(variable)" }
         guard let template = try? Template(parsing: source) else { return "\"\(ShellSyntax.jsonStringContent(source))\"" }
         if let name = template.soleReference, let value = jsonCaptures[name] {
             switch value {
@@ -149,6 +159,6 @@ extension Flow {
 extension FlowRequest {
     /// Every reference in the path and the body.
     var sentReferences: [String] {
-        path.references + (body.map { $0.references } ?? [])
+        path.references + (body.map { $0.references } ?? []) + headers.flatMap { $0.value?.references ?? [] }
     }
 }

@@ -38,11 +38,25 @@ struct Transcript {
             let time = own.isEmpty ? "—" : Self.duration(own.reduce(0) { $0 + max(0, $1.durationMilliseconds) })
             out.append("| \(index + 1) | \(escape(record.title)) | \(record.state.rawValue) | \(own.count) | \(time) |")
         }
+        out.append("")
+        out += quirksMet()
         for (index, record) in session.steps.enumerated() {
             out.append("")
             out += step(record, index: index, exchanges: exchanges.filter { $0.stepID == record.id })
         }
         return out.joined(separator: "\n") + "\n"
+    }
+
+    /// What the learner met: each quirk with the catalogue's summary, and "N of M quirks of this flow".
+    func quirksMet() -> [String] {
+        let met = QuirksMet(session: session, flow: flow)
+        var out = ["## Quirks met", "", "\(met.countLine)."]
+        if !met.entries.isEmpty { out.append("") }
+        for entry in met.entries {
+            let summary = entry.summary.map { ": \(escape($0))" } ?? ""
+            out.append("- **\(entry.id)**\(summary)\(entry.blocked ? " (stopped a step)" : "")")
+        }
+        return out
     }
 
     // MARK: A step

@@ -56,20 +56,110 @@ public enum EmulatorControls {
 
     /// Performs an operator action; returns why it failed, if it did.
     public static func perform(_ action: OperatorRequest, baseURL: String, adminToken: String? = nil) async -> String? {
-        let verb = action.verb == .verifyUser ? "verify" : "reject"
-        var request = HTTPClientRequest(url: root(of: baseURL) + "/__emulator/users/\(action.id)/\(verb)")
+        let control = action.verb.control
+        return await Self.control(
+            "\(control.collection)/\(action.id)/\(control.action)", baseURL: baseURL, adminToken: adminToken
+        ).failureMessage
+    }
+
+    /// Moves the emulator's clock `seconds` forward (`POST /__emulator/clock`); returns why it
+    /// failed, if it did.
+    public static func advanceClock(by seconds: Double, baseURL: String, adminToken: String? = nil) async -> String? {
+        await control("clock", body: ["advance_seconds": .number(String(seconds))], baseURL: baseURL, adminToken: adminToken)
+            .failureMessage
+    }
+
+    /// Adds a fault (`POST /__emulator/faults`, the body as the control takes it); returns why it
+    /// failed, if it did.
+    public static func injectFault(_ fault: JSONValue, baseURL: String, adminToken: String? = nil) async -> String? {
+        await control("faults", body: fault, baseURL: baseURL, adminToken: adminToken).failureMessage
+    }
+
+    /// What the provider does to a virtual account, played by the emulator's operator.
+    public enum VirtualAccountHold: String, Sendable, CaseIterable {
+        /// A request for information (`rfi`): deposits and payouts are refused until it is cleared.
+        case requestInformation = "rfi"
+        /// The request for information is answered: the account is `approved` (`ACTIVE`) again.
+        case clearRequest = "clear-rfi"
+        /// Closed for good; the user's next `POST /v1/virtual-accounts` creates a new account.
+        case deactivate
+    }
+
+    /// Puts a virtual account on hold, clears the hold, or deactivates it; returns the account as
+    /// the emulator answers it (in its tenant's pinned vocabulary).
+    public static func hold(
+        _ action: VirtualAccountHold, virtualAccountID: String, reason: String? = nil, baseURL: String, adminToken: String? = nil
+    ) async -> Result<JSONValue, ControlFailure> {
+        let body: JSONValue = reason.map { ["reason": .string($0)] } ?? [:]
+        return await control(
+            "virtual-accounts/\(virtualAccountID)/\(action.rawValue)", body: body, baseURL: baseURL, adminToken: adminToken)
+    }
+
+    /// The ids a Kira contact hands over (a `VERIFIED` user, its ready virtual account, a SWIFT
+    /// recipient), as `sandbox provision` prints them.
+    public struct ProvisionedIDs: Sendable, Hashable {
+        public var userID: String
+        public var virtualAccountID: String
+        public var recipientID: String
+
+        /// `KIRA_USER_ID=…`, `KIRA_VA_ID=…`, `KIRA_RECIPIENT_ID=…`: lines a POSIX shell can `eval`.
+        public var shellAssignments: String {
+            "KIRA_USER_ID=\(userID)\nKIRA_VA_ID=\(virtualAccountID)\nKIRA_RECIPIENT_ID=\(recipientID)\n"
+        }
+    }
+
+    /// Provisions a verified user with a ready virtual account and a recipient, for `clientID`
+    /// (default: the emulator's demo tenant).
+    public static func provision(clientID: String? = nil, baseURL: String, adminToken: String? = nil) async -> Result<
+        ProvisionedIDs, ControlFailure
+    > {
+        let body: JSONValue = clientID.map { ["client_id": .string($0)] } ?? [:]
+        return await control("provision", body: body, baseURL: baseURL, adminToken: adminToken).flatMap { json in
+            guard let user = json["user_id"]?.stringValue, let account = json["virtual_account_id"]?.stringValue,
+                let recipient = json["recipient_id"]?.stringValue
+            else { return .failure(ControlFailure(status: nil, message: "The emulator's provision answer lacks an id")) }
+            return .success(ProvisionedIDs(userID: user, virtualAccountID: account, recipientID: recipient))
+        }
+    }
+
+    /// Why an operator control failed: the emulator's status and message, or the transport error.
+    public struct ControlFailure: Error, Sendable, Hashable, CustomStringConvertible {
+        /// The HTTP status, when the emulator answered.
+        public var status: Int?
+        public var message: String
+        public var description: String { status.map { "HTTP \($0): \(message)" } ?? message }
+    }
+
+    /// `POST /__emulator/<path>` with a JSON body; the answer's JSON, or why it failed.
+    static func control(_ path: String, body: JSONValue? = nil, baseURL: String, adminToken: String?) async -> Result<
+        JSONValue, ControlFailure
+    > {
+        var request = HTTPClientRequest(url: root(of: baseURL) + "/__emulator/" + path)
         request.method = .POST
+        if let body {
+            request.headers.add(name: "content-type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body.serialized()))
+        }
         if let adminToken { request.headers.add(name: "x-admin-token", value: adminToken) }
         do {
             let response = try await http.execute(request, timeout: .seconds(10))
             let bytes = Array(buffer: try await response.body.collect(upTo: 1 << 20))
-            guard (200..<300).contains(Int(response.status.code)) else {
-                let message = (try? JSONValue.parse(bytes))?["message"]?.stringValue ?? "HTTP \(response.status.code)"
-                return message
+            let json = try? JSONValue.parse(bytes)
+            let status = Int(response.status.code)
+            guard (200..<300).contains(status) else {
+                return .failure(ControlFailure(status: status, message: json?["message"]?.stringValue ?? "HTTP \(status)"))
             }
-            return nil
+            return .success(json ?? .null)
         } catch {
-            return "\(error)"
+            return .failure(ControlFailure(status: nil, message: "\(error)"))
         }
+    }
+}
+
+extension Result where Failure == EmulatorControls.ControlFailure {
+    /// The failure's message, or nil on success: what the `String?`-answering controls return.
+    var failureMessage: String? {
+        if case .failure(let failure) = self { return failure.message }
+        return nil
     }
 }

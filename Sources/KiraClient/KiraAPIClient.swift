@@ -41,6 +41,9 @@ public struct ClientOutcome: Sendable {
     /// Every request made, in order (re-authentication and retries included), redacted, with
     /// sequence numbers still to assign.
     public var exchanges: [ExchangeRecord]
+    /// Why the client fetched a new token on the way (Q-TOKEN-TTL), once per renewal: an
+    /// expiring token or a 401. Empty when it kept its token or fetched its first.
+    public var renewals: [String] = []
 }
 
 /// The Kira API over AsyncHTTPClient: the headers of Q-AUTH-HEADERS, `X-Api-Version` until the
@@ -56,13 +59,18 @@ public actor KiraAPIClient {
     var password: String
     var token: (value: String, expiresAt: Date)?
     var pinnedVersion: String?
+    /// The error of the last attempt that got no answer.
+    var lastError: (any Error)?
     /// Called for every backoff (injected so tests need not sleep).
     let sleep: @Sendable (Duration) async -> Void
+    /// The data URLs of the flow's embedded files, by the placeholder its bodies hold
+    /// (`Flow.embeddedDataURLs`): filled in on the wire only, never in records.
+    let embeddedFiles: [String: String]
 
     /// A client for `baseURL`; anything but loopback must be https.
     public init(
         baseURL: String, apiVersion: String, apiKey: String, clientID: String, password: String,
-        configuration: KiraClientConfiguration = KiraClientConfiguration(),
+        configuration: KiraClientConfiguration = KiraClientConfiguration(), embeddedFiles: [String: String] = [:],
         sleep: @escaping @Sendable (Duration) async -> Void = { try? await Task.sleep(for: $0) }
     ) throws {
         var base = baseURL
@@ -80,6 +88,7 @@ public actor KiraAPIClient {
         self.password = password
         self.configuration = configuration
         self.sleep = sleep
+        self.embeddedFiles = embeddedFiles
         var httpConfiguration = HTTPClient.Configuration()
         httpConfiguration.timeout = .init(connect: .nanoseconds(configuration.connectTimeout.nanoseconds), read: nil)
         httpConfiguration.redirectConfiguration = .disallow
@@ -109,8 +118,10 @@ public actor KiraAPIClient {
     /// Sends a rendered request, filling secret references with `secret`.
     public func send(_ request: RenderedRequest, secret: @Sendable (String) -> String?) async -> ClientOutcome {
         var exchanges: [ExchangeRecord] = []
+        var renewals: [String] = []
         if request.auth == .bearer {
             let remaining = token.map { $0.expiresAt.timeIntervalSinceNow } ?? -1
+            let hadToken = token != nil
             if remaining < configuration.refreshMargin {
                 let note =
                     token == nil
@@ -118,6 +129,10 @@ public actor KiraAPIClient {
                     : "re-authenticate: the token has \(Int(max(0, remaining))) s left (Q-TOKEN-TTL)"
                 if let failure = await authenticate(request, note: note, exchanges: &exchanges) {
                     return ClientOutcome(result: .failure(failure), exchanges: exchanges)
+                }
+                if hadToken {
+                    renewals.append(
+                        "it had \(Int(max(0, remaining))) s left, so the walkthrough called /auth again before \(request.requestID)")
                 }
             }
         }
@@ -127,9 +142,13 @@ public actor KiraAPIClient {
             if let failure = await authenticate(request, note: "re-authenticate after a 401 (Q-TOKEN-TTL)", exchanges: &exchanges) {
                 return ClientOutcome(result: .failure(failure), exchanges: exchanges)
             }
+            let said = response.json?["message"]?.stringValue.map { " (\($0))" } ?? ""
+            renewals.append(
+                "\(request.method) \(request.path) answered 401\(said), so the walkthrough called /auth again and sent \(request.requestID) once more"
+            )
             outcome = await sendWithRetries(request, secret: secret, note: "sent again after re-authenticating", exchanges: &exchanges)
         }
-        return ClientOutcome(result: outcome, exchanges: exchanges)
+        return ClientOutcome(result: outcome, exchanges: exchanges, renewals: renewals)
     }
 
     /// `POST /auth` for the client's own token; returns why it failed, if it did.
@@ -166,16 +185,33 @@ public actor KiraAPIClient {
         let retryable = request.repeatable
         var attempt = 1
         var attemptNote = note
+        // The first network failure, shown once: a retry that fails the same way says so briefly.
+        var firstFailure: (message: String, error: any Error)?
         while true {
-            let (result, exchange, retryAfter) = await attemptOnce(request, secret: secret, note: attemptNote)
+            let attemptOutcome = await attemptOnce(request, secret: secret, note: attemptNote)
+            let (result, retryAfter) = (attemptOutcome.0, attemptOutcome.2)
+            var exchange = attemptOutcome.1
+            if case .failure(let message) = result, let first = firstFailure, first.message == message {
+                exchange.error = "The same failure again (as attempt 1)"
+            }
             exchanges.append(exchange)
             let transient: String?
             switch result {
-            case .failure(let message): transient = message
+            case .failure(let message):
+                if firstFailure == nil, let error = lastError { firstFailure = (message, error) }
+                transient = firstFailure?.message == message && attempt > 1 ? "the same failure" : message
             case .response(let response):
                 transient = [429, 502, 503, 504].contains(response.status) ? "HTTP \(response.status)" : nil
             }
-            guard let reason = transient, retryable, attempt < configuration.maxAttempts else { return result }
+            guard let reason = transient, retryable, attempt < configuration.maxAttempts else {
+                // A network failure is explained once, at the end: the host and what to check.
+                if case .failure(let message) = result, let first = firstFailure, first.message == message,
+                    let url = URL(string: exchange.url), let advice = NetworkFailure.advice(for: first.error, url: url, attempts: attempt)
+                {
+                    return .failure(message + advice)
+                }
+                return result
+            }
             let exponential = configuration.baseBackoff * (1 << (attempt - 1))
             var delay = min(configuration.maxBackoff, .nanoseconds(Int64.random(in: 0...max(1, exponential.nanoseconds))))
             if let retryAfter { delay = min(configuration.maxBackoff, .seconds(retryAfter)) }
@@ -191,7 +227,7 @@ public actor KiraAPIClient {
     ) {
         let url = baseURL + request.path
         let headers = Self.headers(for: request, apiKey: apiKey, token: token?.value, pinnedVersion: pinnedVersion, apiVersion: apiVersion)
-        let bodyBytes = request.body.map { Self.fill($0, secret: secret).serialized() } ?? []
+        let bodyBytes = request.body.map { DataURL.embedding(embeddedFiles, in: Self.fill($0, secret: secret)).serialized() } ?? []
         var httpRequest = HTTPClientRequest(url: url)
         httpRequest.method = HTTPMethod(rawValue: request.method)
         for (name, value) in headers { httpRequest.headers.add(name: name, value: value) }
@@ -204,7 +240,8 @@ public actor KiraAPIClient {
         var record = ExchangeRecord(
             sequence: 0, stepID: request.stepID, requestID: request.requestID, note: note, method: request.method, url: url,
             requestHeaders: redactor.redact(headers: headers),
-            requestBody: request.body.map { redactor.redact(Self.mask(secretReferencesIn: $0)).text(.pretty) }, status: nil,
+            requestBody: request.body.map { redactor.redact(DataURL.shortening(Self.mask(secretReferencesIn: $0))).text(.pretty) },
+            status: nil,
             responseHeaders: [], responseBody: nil, error: nil, startedAt: started, durationMilliseconds: 0
         )
         do {
@@ -226,6 +263,7 @@ public actor KiraAPIClient {
                 record, retryAfter
             )
         } catch {
+            lastError = error
             record.durationMilliseconds = (clock.now - begin).milliseconds
             let message = Self.describe(error, url: url)
             record.error = message
@@ -243,7 +281,9 @@ public actor KiraAPIClient {
         if pinnedVersion == nil { headers.append(("x-api-version", apiVersion)) }
         if let key = request.idempotencyKey { headers.append(("idempotency-key", key)) }
         if request.body != nil { headers.append(("content-type", "application/json")) }
-        return headers
+        // The flow's own headers last: `x-api-version: null` leaves the version out even before
+        // the pin, a value sets it even after (Q-VERSION-HEADER).
+        return RenderedHeader.apply(request.headers, to: headers)
     }
 
     /// What a request will look like on the wire, for showing before sending. Secrets are real
@@ -297,4 +337,54 @@ extension Duration {
     }
 
     var milliseconds: Double { Double(nanoseconds) / 1_000_000 }
+}
+
+/// What a failure to reach the API means, in words a person can act on: which host, what kind of
+/// failure (a name that does not resolve, a refused connection, a TLS handshake, no answer in
+/// time), and what to check. Shown once, after the last retry, instead of with every attempt.
+enum NetworkFailure {
+    /// The kinds of network failure the advice tells apart.
+    enum Kind: Equatable {
+        case nameResolution, refused, tls, timeout, dropped, other
+    }
+
+    /// The kind of `error` (AsyncHTTPClient and NIO errors, read from their descriptions).
+    static func kind(of error: any Error) -> Kind {
+        let text = String(describing: error) + " " + String(reflecting: error)
+        let lower = text.lowercased()
+        if lower.contains("unknown(host") || lower.contains("dnsaerror") || lower.contains("dnsaaaaerror")
+            || lower.contains("name or service not known") || lower.contains("nodename nor servname")
+            || lower.contains("no address associated") || lower.contains("temporary failure in name resolution")
+        {
+            return .nameResolution
+        }
+        if lower.contains("connectionrefused") || lower.contains("connection refused") { return .refused }
+        if lower.contains("ssl") || lower.contains("tls") || lower.contains("handshake") || lower.contains("certificate") {
+            return .tls
+        }
+        if lower.contains("timeout") || lower.contains("deadlineexceeded") { return .timeout }
+        if lower.contains("closed") || lower.contains("reset") { return .dropped }
+        return .other
+    }
+
+    /// The sentence added to the failure: the host, how many attempts, and what to check; `nil`
+    /// for a failure the message already explains (a timeout, a dropped connection).
+    static func advice(for error: any Error, url: URL, attempts: Int) -> String? {
+        let host = url.host ?? url.absoluteString
+        let place = url.port.map { "\(host):\($0)" } ?? host
+        let tries = attempts > 1 ? " (\(attempts) attempts, all failing the same way)" : ""
+        switch kind(of: error) {
+        case .nameResolution:
+            return "\(tries). The name \(host) does not resolve. What to check: the spelling of the base URL (--target), "
+                + "your network connection, and your DNS (a VPN or proxy may be needed to reach it)."
+        case .refused:
+            return "\(tries). Nothing accepts connections at \(place). What to check: the base URL and port (--target), "
+                + "that the server (or `kira-walkthrough sandbox serve`) is running, and any firewall in between."
+        case .tls:
+            return "\(tries). The TLS handshake with \(host) failed. What to check: that the URL names the right host, "
+                + "the system clock, and any proxy that intercepts TLS (its certificate authority must be trusted)."
+        case .timeout, .dropped, .other:
+            return nil
+        }
+    }
 }

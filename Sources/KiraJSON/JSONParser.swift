@@ -197,7 +197,25 @@ struct JSONParser {
     mutating func parseString() throws(JSONSyntaxError) -> String {
         let start = index
         index += 1
-        var utf8: [UInt8] = []
+        // The common case, a string without escapes: find its end and make the String from the
+        // bytes in place, with no buffer of its own (a large body is mostly such strings).
+        var end = index
+        while end < bytes.count {
+            let byte = bytes[end]
+            if byte == UInt8(ascii: "\"") {
+                let from = index
+                guard let string = bytes.withUnsafeBufferPointer({ String(validating: $0[from..<end], as: UTF8.self) }) else {
+                    throw error("Invalid UTF-8 in string", at: start)
+                }
+                index = end + 1
+                return string
+            }
+            if byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+            end += 1
+        }
+        // Escapes or a control character ahead: copy what came before, then go byte by byte.
+        var utf8: [UInt8] = Array(bytes[index..<end])
+        index = end
         while true {
             guard index < bytes.count else { throw error("Unterminated string", at: start) }
             let byte = bytes[index]

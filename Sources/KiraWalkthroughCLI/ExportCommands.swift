@@ -139,7 +139,9 @@ struct Flows: ParsableCommand {
                 throw CommandFailure(message: "Cannot read the flow file \(file)")
             }
             let source = FlowSource(.file(path: file))
-            let check = FlowLinter.check(String(decoding: data, as: UTF8.self), file: file) { source.text(relativeTo: $0) }
+            let check = FlowLinter.check(
+                String(decoding: data, as: UTF8.self), file: file, readFile: { source.text(relativeTo: $0) },
+                readData: { source.data(relativeTo: $0) })
             guard check.isValid, let flow = check.flow else {
                 for issue in check.issues { printError(issue.diagnostic) }
                 printError("\(file): \(check.issues.count) problem\(check.issues.count == 1 ? "" : "s"); nothing was sent.")

@@ -93,6 +93,9 @@ struct PlainPresenter: WalkthroughPresenter {
     func events(_ events: [SessionEvent]) async {
         for event in events {
             switch event.kind {
+            case .quirk where event.quirkID == WalkthroughEngine.unexpectedAnswerID:
+                // The answer as it came (its body keeps its lines), not rewrapped.
+                out("\n⚑ \(WalkthroughEngine.unexpectedAnswerID) — the flow stopped on an answer nobody documented:\n" + indent(event.text))
             case .quirk: out("\n⚑ \(event.quirkID ?? "quirk") — the flow stopped on a known sandbox quirk:\n" + indent(wrap(event.text)))
             case .note: out("ℹ \(event.quirkID.map { "\($0): " } ?? "")" + wrap(event.text))
             case .remedy: out("  ➜ \(event.text)")

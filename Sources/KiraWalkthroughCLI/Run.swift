@@ -68,6 +68,12 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Receive Kira webhooks on HOST:PORT (port 0 picks one); on an emulator the run registers it itself.")
     var webhookListen: String?
 
+    @Flag(
+        help:
+            "The quirk tour: on the local emulator only, make the flow's quirks happen on purpose (the tour file beside the flow; session 'tour' unless --session names another)."
+    )
+    var tour = false
+
     /// `--webhook-listen` as host and port.
     var listenAddress: (host: String, port: Int)? {
         guard let webhookListen, let colon = webhookListen.lastIndex(of: ":"),
@@ -86,8 +92,17 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let flow = try FlowFile.load(flow)
+        var sessionOptions = self.sessionOptions
         let store = sessionOptions.store
-        let targetName = target ?? ((environment["KIRA_API_KEY"] ?? "").isEmpty ? "local" : "sandbox")
+        var targetName = target ?? ((environment["KIRA_API_KEY"] ?? "").isEmpty ? "local" : "sandbox")
+        var scenario: Scenario?
+        if tour {
+            // The tour is for the local emulator, whatever credentials the environment holds.
+            if target == nil { targetName = "local" }
+            try await TourFile.checkTarget(targetName)
+            scenario = try TourFile.load(for: flow, flowArgument: self.flow)
+            if sessionOptions.session == "default" { sessionOptions.session = "tour" }
+        }
         guard ["local", "sandbox"].contains(targetName) || targetName.hasPrefix("http://") || targetName.hasPrefix("https://") else {
             throw ValidationError("--target is local, sandbox, or a base URL such as http://127.0.0.1:4010/sandbox")
         }
@@ -104,22 +119,24 @@ struct Run: AsyncParsableCommand {
                     """)
         }
         let resume =
-            "kira-walkthrough run --session \(sessionOptions.session)"
+            "kira-walkthrough run\(tour ? " --tour" : "") --session \(sessionOptions.session)"
             + (sessionOptions.stateDir.map { " --state-dir \($0)" } ?? "") + (target.map { " --target \($0)" } ?? "")
         let setup = TargetSetup(
             name: targetName, environment: environment, store: store, session: sessionOptions.session,
             vaReadyAfter: emulatorOptions.vaReadyAfter,
-            webhookListen: listenAddress
+            webhookListen: listenAddress, scenario: scenario
         )
         let interactive = isatty(STDIN_FILENO) == 1
         var outcome: RunOutcome?
         if !plain, !yes, interactive, isatty(STDOUT_FILENO) == 1 {
             let configuration = TerminalWalkthrough.Configuration(
-                flowTitle: flow.title, sessionName: sessionOptions.session,
+                flowTitle: scenario.map { "\(flow.title) · \($0.title)" } ?? flow.title, sessionName: sessionOptions.session,
                 targetLabel: targetName == "local"
                     ? "LOCAL EMULATOR" : (targetName == "sandbox" ? "https://api.balampay.com/sandbox" : targetName),
                 isLocalEmulator: targetName == "local", stepTitles: flow.steps.map(\.title), stateDirectory: store.directory,
-                environment: environment
+                environment: environment,
+                quirkSummaries: Dictionary(flow.api.quirks.map { ($0.id, $0.summary) }, uniquingKeysWith: { first, _ in first }),
+                raisableQuirkIDs: flow.raisableQuirkIDs
             )
             if let terminal = await TerminalWalkthrough.open(configuration) {
                 let waitTimeout = self.waitTimeout
@@ -135,7 +152,9 @@ struct Run: AsyncParsableCommand {
             printLine("(No terminal: running in plain line mode.)")
         }
         if outcome == nil {
-            printLine("kira-walkthrough · \(flow.title) · session \(sessionOptions.session) · target \(setup.label)")
+            printLine(
+                "kira-walkthrough · \(flow.title)\(scenario.map { " · \($0.title)" } ?? "") · session \(sessionOptions.session) · target \(setup.label)"
+            )
             outcome = await setup.run(
                 flow: flow, sessionName: sessionOptions.session, presenter: PlainPresenter(unattended: yes, interactive: interactive),
                 waitTimeout: waitTimeout
@@ -172,6 +191,8 @@ struct TargetSetup: Sendable {
     var session: String
     var vaReadyAfter: Double
     var webhookListen: (host: String, port: Int)?
+    /// The tour to apply (`--tour`), if any.
+    var scenario: Scenario? = nil
 
     var label: String {
         switch name {
@@ -213,6 +234,7 @@ struct TargetSetup: Sendable {
             waitTimeout: waitTimeout
         )
         run.webhookListen = webhookListen
+        run.scenario = scenario
         let outcome = await run.run()
         await embedded?.stop()
         return outcome

@@ -11,7 +11,10 @@ import NIOHTTP1
 struct Sandbox: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the local Kira sandbox emulator, and act on it as a Kira operator.",
-        subcommands: [Serve.self, VerifyUser.self, RejectUser.self, Provision.self]
+        subcommands: [
+            Serve.self, VerifyUser.self, RejectUser.self, Provision.self, RequestInformation.self, ClearRequest.self,
+            DeactivateAccount.self,
+        ]
     )
 }
 
@@ -46,8 +49,16 @@ extension Sandbox {
 
         @OptionGroup var emulatorOptions: EmulatorOptions
 
-        @Option(help: "Verify complete users automatically after this many seconds (off by default, as in the real sandbox).")
+        @Option(
+            help: "Verify users automatically this many seconds after they reach REVIEW (off by default, as in the real sandbox)."
+        )
         var autoVerifyAfter: Double?
+
+        @Option(
+            help:
+                "Seconds after verification triggers before a user without source_of_funds, or with an image that is not a decodable JPEG or PNG of at least 200x200, is REJECTED."
+        )
+        var rejectAfter: Double = 2
 
         @Option(help: "Seconds between a payout's status changes.")
         var payoutStepInterval: Double = 3
@@ -66,7 +77,7 @@ extension Sandbox {
 
         func validate() throws {
             for (name, value) in [
-                ("--token-ttl", tokenTtl), ("--payout-step-interval", payoutStepInterval),
+                ("--token-ttl", tokenTtl), ("--payout-step-interval", payoutStepInterval), ("--reject-after", rejectAfter),
             ]
             where !(value >= 0 && value.isFinite) {
                 throw ValidationError("\(name) must be a non-negative number of seconds")
@@ -101,6 +112,7 @@ extension Sandbox {
                 tokenTTL: .seconds(tokenTtl),
                 virtualAccountReadyAfter: .seconds(emulatorOptions.vaReadyAfter),
                 autoVerifyAfter: autoVerifyAfter.map { .seconds($0) },
+                rejectAfter: .seconds(rejectAfter),
                 payoutStepInterval: .seconds(payoutStepInterval),
                 rateLimit: rateLimit,
                 adminToken: adminToken,
@@ -206,10 +218,79 @@ extension Sandbox {
             if options.json {
                 printLine(ids.text(.pretty))
             } else {
-                for key in ["user_id", "virtual_account_id", "recipient_id"] {
-                    printLine("\(key)=\(ids[key]?.stringValue ?? "")")
+                // Lines a POSIX shell can eval: ids are UUIDs, so no quoting is needed.
+                for (name, key) in [
+                    ("KIRA_USER_ID", "user_id"), ("KIRA_VA_ID", "virtual_account_id"), ("KIRA_RECIPIENT_ID", "recipient_id"),
+                ] {
+                    guard let id = ids[key]?.stringValue, UUID(uuidString: id) != nil else {
+                        throw OperatorError(message: "The emulator's provision answer has no \(key)")
+                    }
+                    printLine("\(name)=\(id)")
                 }
             }
+        }
+    }
+
+    /// `sandbox rfi-account ID`.
+    struct RequestInformation: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rfi-account",
+            abstract: "Put a virtual account on hold with a request for information (rfi), as the provider would.",
+            discussion: "Deposits and payouts on it answer 400 invalid_operation until `sandbox clear-rfi`."
+        )
+
+        @Argument(help: "The virtual account's id.")
+        var id: String
+
+        @Option(help: "Why the provider asks (sent in the webhook).")
+        var reason: String?
+
+        @OptionGroup var options: OperatorOptions
+
+        func run() async throws {
+            let body: JSONValue = reason.map { ["reason": .string($0)] } ?? [:]
+            let account = try await OperatorCall.post("virtual-accounts/\(id)/rfi", body: body, options: options)
+            printLine(options.json ? account.text(.pretty) : "Virtual account \(id) is now \(account["status"]?.stringValue ?? "?")")
+        }
+    }
+
+    /// `sandbox clear-rfi ID`.
+    struct ClearRequest: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "clear-rfi",
+            abstract: "Clear a virtual account's request for information: it is approved (ACTIVE) again."
+        )
+
+        @Argument(help: "The virtual account's id.")
+        var id: String
+
+        @OptionGroup var options: OperatorOptions
+
+        func run() async throws {
+            let account = try await OperatorCall.post("virtual-accounts/\(id)/clear-rfi", options: options)
+            printLine(options.json ? account.text(.pretty) : "Virtual account \(id) is now \(account["status"]?.stringValue ?? "?")")
+        }
+    }
+
+    /// `sandbox deactivate-account ID`.
+    struct DeactivateAccount: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "deactivate-account",
+            abstract: "Deactivate a virtual account for good; the user's next POST /v1/virtual-accounts creates a new one."
+        )
+
+        @Argument(help: "The virtual account's id.")
+        var id: String
+
+        @Option(help: "Why it is closed (sent in the webhook).")
+        var reason: String?
+
+        @OptionGroup var options: OperatorOptions
+
+        func run() async throws {
+            let body: JSONValue = reason.map { ["reason": .string($0)] } ?? [:]
+            let account = try await OperatorCall.post("virtual-accounts/\(id)/deactivate", body: body, options: options)
+            printLine(options.json ? account.text(.pretty) : "Virtual account \(id) is now \(account["status"]?.stringValue ?? "?")")
         }
     }
 }

@@ -42,7 +42,19 @@ struct Status: ParsableCommand {
                 printLine("  \(name) = \(WalkthroughEngine.describe(value))")
             }
         }
+        if let met = Self.quirksMet(session) {
+            printLine("Quirks met: \(met.countLine)")
+            for line in met.lines { printLine("  \(line)") }
+        }
         printLine(session.isComplete ? "Complete." : "In progress: `kira-walkthrough run --session \(session.name)` resumes it.")
+    }
+
+    /// The quirks the session met, with the summaries of the flow it ran (its file, else the
+    /// quickstart, as `export` finds it); `nil` when no file of that flow can be read.
+    static func quirksMet(_ session: Session) -> QuirksMet? {
+        let file = FileManager.default.fileExists(atPath: session.flowFile) ? session.flowFile : nil
+        guard let flow = try? FlowFile.load(file), flow.id == session.flowID else { return nil }
+        return QuirksMet(session: session, flow: flow)
     }
 
     /// At least `{"session","target","steps":[{"id","title","state"}],"captures":{…}}`; secrets are
@@ -50,8 +62,18 @@ struct Status: ParsableCommand {
     static func json(_ session: Session) -> JSONValue {
         var captures = JSONObject()
         for (name, value) in session.captures.sorted(by: { $0.key < $1.key }) { captures[name] = value }
+        var quirks: JSONValue = .null
+        if let met = quirksMet(session) {
+            quirks = [
+                "met": .array(
+                    met.entries.map {
+                        ["id": .string($0.id), "summary": $0.summary.map(JSONValue.string) ?? .null, "blocked": .bool($0.blocked)]
+                    }),
+                "of_flow": .int(met.total),
+            ]
+        }
         return [
-            "session": .string(session.name), "flow": .string(session.flowID),
+            "session": .string(session.name), "flow": .string(session.flowID), "quirks": quirks,
             "target": [
                 "kind": .string(session.target.kind), "base_url": .string(session.target.baseURL),
                 "emulator": .bool(session.target.isEmulator),

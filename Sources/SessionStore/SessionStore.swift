@@ -132,7 +132,10 @@ public struct SessionStore: Sendable {
     /// Writes the session atomically (temporary file, fsync, rename, fsync of the directory), as
     /// indented JSON in the session's own key order, response bodies with their number text.
     public func save(_ session: Session) throws {
-        try prepare()
+        // `prepare()` (FileManager's createDirectory with attributes) costs more than a stat; a
+        // save after the first finds the directory there.
+        var status = stat()
+        if stat(directory, &status) != 0 || (status.st_mode & S_IFMT) != S_IFDIR { try prepare() }
         try AtomicFile.replace(path(for: session.name), with: Self.serialized(session))
     }
 
@@ -198,7 +201,10 @@ public struct SessionStore: Sendable {
     /// Dates as ISO 8601 text in UTC, to the second: what `JSONEncoder`'s `.iso8601` wrote, which
     /// files from earlier versions hold.
     static let encoder = JSONValueEncoder { value in
-        (value as? Date).map { .string($0.formatted(.iso8601)) }
+        // The encoder asks about every value of the session: compare the type before casting (a
+        // dynamic cast on each of them showed in the save's profile).
+        guard ObjectIdentifier(type(of: value)) == ObjectIdentifier(Date.self), let date = value as? Date else { return nil }
+        return .string(date.formatted(.iso8601))
     }
 
     /// Reads what `encoder` writes, and files written by earlier versions.

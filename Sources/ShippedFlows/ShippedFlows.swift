@@ -16,11 +16,13 @@ public enum ShippedFlows {
     }
 
     /// The names of the shipped flows (`quickstart` for `quickstart.yaml`): the YAML files at the
-    /// top of `flows/` that have steps (the others are API descriptions).
+    /// top of `flows/` with a `flow:` id and steps (the others are API descriptions, tours and
+    /// the coach's rules).
     public static var flowNames: [String] {
         paths.filter { !$0.contains("/") && ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) }.filter { path in
             let text = String(decoding: data(path) ?? Data(), as: UTF8.self)
-            return text.split(separator: "\n").contains { $0.hasPrefix("steps:") }
+            let lines = text.split(separator: "\n")
+            return lines.contains { $0.hasPrefix("flow:") } && lines.contains { $0.hasPrefix("steps:") }
         }.map { String($0[..<$0.lastIndex(of: ".")!]) }
     }
 
@@ -148,6 +150,6 @@ public struct FlowSource: Sendable, Equatable {
     /// Loads and validates the flow, its named files read with `text(relativeTo:)`.
     public func load() throws(FlowLoadError) -> Flow {
         let own = String(decoding: data ?? Data(), as: UTF8.self)
-        return try FlowLoader.load(own, file: label) { text(relativeTo: $0) }
+        return try FlowLoader.load(own, file: label, readFile: { text(relativeTo: $0) }, readData: { data(relativeTo: $0) })
     }
 }

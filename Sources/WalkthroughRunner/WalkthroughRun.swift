@@ -36,6 +36,11 @@ public struct WalkthroughRun: Sendable {
     public var adminToken: String?
     /// Where to listen for webhooks (`--webhook-listen HOST:PORT`), if at all.
     public var webhookListen: (host: String, port: Int)?
+    /// The tour to apply (`run --tour`), if any: its inputs win over the environment's, and its
+    /// setups and body changes happen at their requests, once per session.
+    public var scenario: Scenario?
+    /// Where the tour's setups happen; by default the target's emulator controls.
+    public var stage: (any ScenarioStage)?
 
     public init(
         flow: Flow, store: SessionStore, sessionName: String, target: ResolvedTarget, sources: InputSources,
@@ -64,6 +69,11 @@ public struct WalkthroughRun: Sendable {
         }
         defer { lock.release() }
         let sessionTarget = SessionTarget(kind: target.kind, baseURL: target.baseURL, isEmulator: target.isEmulator)
+        var sources = self.sources
+        // The tour's values win over the environment's, in this run and when it resumes.
+        for name in (scenario?.inputs ?? [:]).keys {
+            if let variable = flow.input(name)?.env { sources.environment[variable] = nil }
+        }
         var session: Session
         do {
             if let existing = try store.load(sessionName) {
@@ -76,6 +86,7 @@ public struct WalkthroughRun: Sendable {
                 session.target = sessionTarget
             } else {
                 session = Session(name: sessionName, flow: flow, target: sessionTarget, now: Date())
+                for (name, value) in scenario?.inputs ?? [:] { session.inputs[name] = value }
             }
             try store.save(session)
         } catch {
@@ -92,6 +103,9 @@ public struct WalkthroughRun: Sendable {
             } catch {
                 return .failed("Cannot listen for webhooks on \(listen.host):\(listen.port): \(error)")
             }
+        }
+        if let scenario, !session.isComplete {
+            await presenter.notice("Tour: \(scenario.title). \(scenario.explain)")
         }
         let outcome = await driver.loop()
         // Webhooks that arrived after the last transition (payout.created) are kept too.
@@ -176,6 +190,14 @@ struct Driver {
                 guard let value = await presenter.ask(request) else { return .quit }
                 action = engine.provide(input: request.name, value: value, now: Date())
             case .confirm(let request):
+                // A tour arranges its moment before the request is shown: setups, then the body.
+                if let failure = await arrangeSetups(before: request) { return .failed(failure) }
+                if let moment = run.scenario?.moment(stepID: request.stepID, requestID: request.requestID), moment.body != nil,
+                    !engine.scenarioDone(moment.bodyMark)
+                {
+                    action = engine.changeReadyBody(for: moment, now: Date())
+                    continue
+                }
                 await preview(request)
                 switch await presenter.sendDecision() {
                 case .send: action = engine.confirm(now: Date())
@@ -185,6 +207,7 @@ struct Driver {
             case .send(let request):
                 // Write-ahead: the session saved at the top of the loop already holds the sending state
                 // and the idempotency key.
+                if let failure = await arrangeSetups(before: request) { return .failed(failure) }
                 if request != lastPreviewed { await preview(request) }
                 action = await send(request)
             case .askResend(let request):
@@ -221,12 +244,65 @@ struct Driver {
         }
     }
 
+    /// The tour's setups at `request`, once per session, before it is first shown or sent: the
+    /// emulator's clock, operator actions, faults, and requests to the API (recorded like the
+    /// flow's). Returns why one failed, which ends the run.
+    mutating func arrangeSetups(before request: RenderedRequest) async -> String? {
+        guard let moment = run.scenario?.moment(stepID: request.stepID, requestID: request.requestID), !moment.setup.isEmpty,
+            !engine.scenarioDone(moment.setupMark)
+        else { return nil }
+        let stage = run.stage ?? EmulatorStage(baseURL: run.target.baseURL, adminToken: run.adminToken)
+        let place = "The tour's setup before \(request.stepID)/\(request.requestID)"
+        for setup in moment.setup {
+            switch setup {
+            case .clock(let seconds):
+                if let error = await stage.advanceClock(by: seconds) { return "\(place) could not move the emulator's clock: \(error)" }
+            case .fault(let fault):
+                if let error = await stage.injectFault(fault) { return "\(place) could not add a fault: \(error)" }
+            case .operatorAction(let action):
+                guard let operatorRequest = engine.renderOperator(action, label: "Tour: \(action.verb.rawValue)") else {
+                    return "\(place) needs {{ … }} values no earlier step captured (\(action.id))"
+                }
+                if let error = await stage.perform(operatorRequest) { return "\(place) failed (\(action.verb.rawValue)): \(error)" }
+            case .request(let flowRequest):
+                guard let rendered = engine.renderSetup(flowRequest, stepID: request.stepID) else {
+                    return "\(place) needs values no earlier step captured (request \(flowRequest.id))"
+                }
+                if let problem = ensureClient() { return "\(place): \(problem)" }
+                await syncClient()
+                guard let client else { return "\(place): no client" }
+                let secrets = engine.secrets
+                let outcome = await client.send(rendered) { secrets[$0] }
+                for var exchange in outcome.exchanges {
+                    exchange.sequence = engine.nextExchangeSequence
+                    engine.record(exchange)
+                    await presenter.exchange(exchange)
+                }
+                for reason in outcome.renewals { engine.noteTokenRenewal(reason, now: Date()) }
+                switch outcome.result {
+                case .failure(let message): return "\(place) (request \(flowRequest.id)) failed: \(message)"
+                case .response(let response) where !flowRequest.expect.contains(response.status):
+                    let said = response.json?["message"]?.stringValue ?? response.text.prefix(200).description
+                    return "\(place) (request \(flowRequest.id)) answered HTTP \(response.status): \(said)"
+                case .response: break
+                }
+            }
+        }
+        engine.markScenario(moment.setupMark, say: moment.say, stepID: moment.stepID, now: Date())
+        do { try save() } catch { return "Cannot save the session: \(error)" }
+        await showProgress()
+        return nil
+    }
+
     /// Shows a step header when the cursor moved, and events not shown yet.
     mutating func showProgress() async {
         // Every step the cursor passed, even one that finished within a single event (the
         // credentials step, settled from the environment).
         let last = min(engine.session.cursor, engine.flow.steps.count - 1)
         while shownStep < last {
+            // A step's own events (a note its last response raised) print under it, before the
+            // next step's header.
+            await showEvents(throughStep: shownStep)
             shownStep += 1
             let initial = initialStates[shownStep]
             var step = engine.flow.steps[shownStep]
@@ -239,10 +315,21 @@ struct Driver {
                 await presenter.stepFinished(index: shownStep, state: engine.session.steps[shownStep].state)
             }
         }
+        await showEvents(throughStep: nil)
+    }
+
+    /// Shows the events not shown yet, in order, stopping before the first one of a step after
+    /// `throughStep` (all of them when `nil`).
+    mutating func showEvents(throughStep limit: Int?) async {
         let events = engine.session.events
-        if events.count > shownEvents {
-            await presenter.events(Array(events[shownEvents...]))
-            shownEvents = events.count
+        var end = shownEvents
+        while end < events.count {
+            if let limit, let index = engine.flow.steps.firstIndex(where: { $0.id == events[end].stepID }), index > limit { break }
+            end += 1
+        }
+        if end > shownEvents {
+            await presenter.events(Array(events[shownEvents..<end]))
+            shownEvents = end
         }
     }
 
@@ -254,7 +341,7 @@ struct Driver {
         do {
             client = try KiraAPIClient(
                 baseURL: run.target.baseURL, apiVersion: engine.flow.apiVersion, apiKey: apiKey, clientID: clientID, password: password,
-                configuration: run.clientConfiguration
+                configuration: run.clientConfiguration, embeddedFiles: engine.flow.embeddedDataURLs
             )
             return nil
         } catch {
@@ -392,6 +479,8 @@ struct Driver {
             engine.record(exchange)
             await presenter.exchange(exchange)
         }
+        // A token renewed on the way is a quirk met (the API description names it), not silence.
+        for reason in outcome.renewals { engine.noteTokenRenewal(reason, now: Date()) }
         let before = engine.session.captures
         let action: EngineAction
         switch outcome.result {

@@ -63,6 +63,26 @@ import WalkthroughCore
         #expect(counts["recipients"] == 1, "\(counts)")
     }
 
+    /// The versioning flow's own headers (`headers:`) reach the wire from the script too: the
+    /// reads leave X-Api-Version out, send it, leave it out after the pin, and override the pin.
+    @Test func theVersioningScriptChoosesEachReadsVersionAsTheRunDid() async throws {
+        let made = try await WalkthroughSessions.shared.session(.versioning)
+        let script = try await exportScript(made)
+        #expect(script.text.contains("SET_HEADERS=\"x-api-version:\" send_request GET"), "the header left out")
+        let emulator = try ServedEmulator(["--auto-verify-after", "0", "--va-ready-after", "0"])
+        defer { emulator.terminate() }
+        let run = try await runScript(script.path, against: emulator)
+        #expect(run.status == 0, "\(run.stdout.suffix(3000))\n\(run.stderr)")
+        for lesson in [
+            "Without X-Api-Version, and with no pin yet, the account answered in the baseline",
+            "With X-Api-Version 2026-04-14 the same account says approved",
+            "No header, and the account now says approved",
+            "With X-Api-Version 2025-01-01 the pinned account says ACTIVE",
+        ] {
+            #expect(run.stdout.contains(lesson), "\(lesson)\n\(run.stdout.suffix(3000))")
+        }
+    }
+
     @Test func onAnEmulatorThatNeverVerifiesTheScriptTakesTheOperatorRemedyAsTheSessionDid() async throws {
         let made = try await WalkthroughSessions.shared.session(.standard)
         let script = try await exportScript(made)

@@ -116,6 +116,53 @@ import Testing
         }
     }
 
+    @Test func provisionReturnsIdsThatExistAndShellAssignments() async throws {
+        try await LiveSandbox.with { sandbox in
+            let ids = try await EmulatorControls.provision(baseURL: sandbox.baseURL).get()
+            let client = try await sandbox.client()
+            #expect(try await client.get("/v1/users/\(ids.userID)").json["status"] == "VERIFIED")
+            #expect(try await client.get("/v1/virtual-accounts/\(ids.virtualAccountID)").status == 200)
+            #expect(try await client.get("/v1/recipients/\(ids.recipientID)").status == 200)
+            #expect(
+                ids.shellAssignments
+                    == "KIRA_USER_ID=\(ids.userID)\nKIRA_VA_ID=\(ids.virtualAccountID)\nKIRA_RECIPIENT_ID=\(ids.recipientID)\n"
+            )
+            let unknownTenant = await EmulatorControls.provision(clientID: newKey(), baseURL: sandbox.baseURL)
+            guard case .failure(let failure) = unknownTenant else {
+                Issue.record("provisioning for an unknown tenant succeeded")
+                return
+            }
+            #expect(failure.status == 404)
+        }
+    }
+
+    @Test func holdsPutAnAccountOnRFIClearItAndDeactivateIt() async throws {
+        try await LiveSandbox.with { sandbox in
+            let ids = try await EmulatorControls.provision(baseURL: sandbox.baseURL).get()
+            let client = try await sandbox.client()
+            let held = try await EmulatorControls.hold(
+                .requestInformation, virtualAccountID: ids.virtualAccountID, reason: "source of wealth", baseURL: sandbox.baseURL
+            ).get()
+            #expect(held["status"]?.stringValue == "RFI")
+            let deposit = try await client.post("/v1/virtual-accounts/\(ids.virtualAccountID)/simulate-deposit", ["amount": "5.00"])
+            #expect(deposit.status == 400)
+            let cleared = try await EmulatorControls.hold(.clearRequest, virtualAccountID: ids.virtualAccountID, baseURL: sandbox.baseURL)
+                .get()
+            #expect(cleared["status"]?.stringValue == "ACTIVE")
+            let closed = try await EmulatorControls.hold(.deactivate, virtualAccountID: ids.virtualAccountID, baseURL: sandbox.baseURL)
+                .get()
+            #expect(closed["status"]?.stringValue == "DEACTIVATED")
+            let afterDeactivation = await EmulatorControls.hold(
+                .clearRequest, virtualAccountID: ids.virtualAccountID, baseURL: sandbox.baseURL)
+            guard case .failure(let failure) = afterDeactivation else {
+                Issue.record("a deactivated account left its state")
+                return
+            }
+            #expect(failure.status == 409)
+            #expect(failure.message.contains("DEACTIVATED"))
+        }
+    }
+
     @Test func nothingListeningIsAFailureNotACrash() async throws {
         let socket = try LoopbackSocket()
         defer { socket.close() }

@@ -336,9 +336,21 @@ import Testing
         let bearer = await client.send(Requests.listUsers(), secret: demoSecrets)
         await client.shutdown()
 
-        #expect(outcome.failure == "Connection refused by \(socket.baseURL)/v1/users?limit=5")
-        #expect(outcome.exchanges.count == KiraClientConfiguration().maxAttempts)
-        #expect(outcome.exchanges.allSatisfy { $0.status == nil && $0.error == outcome.failure })
+        // The failure is explained once, at the end: the host, the attempts, what to check.
+        let fact = "Connection refused by \(socket.baseURL)/v1/users?limit=5"
+        let attempts = KiraClientConfiguration().maxAttempts
+        let host = try #require(URL(string: socket.baseURL)).port.map { "127.0.0.1:\($0)" }
+        #expect(
+            outcome.failure
+                == fact + " (\(attempts) attempts, all failing the same way). Nothing accepts connections at \(host ?? ""). What to check: "
+                + "the base URL and port (--target), that the server (or `kira-walkthrough sandbox serve`) is running, and any firewall in between."
+        )
+        #expect(outcome.exchanges.count == attempts)
+        // The first attempt says what happened; the retries do not repeat it word for word.
+        #expect(outcome.exchanges.allSatisfy { $0.status == nil })
+        #expect(outcome.exchanges.first?.error == fact)
+        #expect(outcome.exchanges.dropFirst().allSatisfy { $0.error == "The same failure again (as attempt 1)" })
+        #expect(outcome.exchanges.dropFirst(2).allSatisfy { $0.note?.hasSuffix("after the same failure") == true })
         // With no token, the authentication is what fails, and says so.
         #expect(bearer.failure?.hasPrefix("Re-authentication failed: Connection refused") == true)
         #expect(bearer.exchanges.count == KiraClientConfiguration().maxAttempts)

@@ -28,9 +28,10 @@ func withTemporaryDirectory<T>(_ body: (String) throws -> T) throws -> T {
 /// A session of the shipped quickstart.
 func quickstartSession(_ name: String, now: Date = Date(timeIntervalSince1970: 1_800_000_000)) throws -> Session {
     let text = try String(contentsOf: packageRoot.appendingPathComponent("flows/quickstart.yaml"), encoding: .utf8)
-    let flow = try FlowLoader.load(text, file: "flows/quickstart.yaml") {
-        try? String(contentsOf: packageRoot.appendingPathComponent("flows").appendingPathComponent($0), encoding: .utf8)
-    }
+    let flow = try FlowLoader.load(
+        text, file: "flows/quickstart.yaml",
+        readFile: { try? String(contentsOf: packageRoot.appendingPathComponent("flows").appendingPathComponent($0), encoding: .utf8) },
+        readData: { FileManager.default.contents(atPath: packageRoot.appendingPathComponent("flows").appendingPathComponent($0).path) })
     return Session(
         name: name, flow: flow, target: SessionTarget(kind: "local", baseURL: "http://127.0.0.1:4010/sandbox", isEmulator: true), now: now)
 }

@@ -76,6 +76,44 @@ import Testing
         #expect((try? JSONValue.parse(fine)) != nil)
     }
 
+    /// A string without escapes is made from the bytes in place; one with escapes goes byte by
+    /// byte. Both give the same value, wherever an escape sits, and writing gives it back.
+    @Test(arguments: [
+        (#""""#, ""), (#""plain""#, "plain"), (#""é漢字😀""#, "é漢字😀"), (#""at the end \n""#, "at the end \n"),
+        (#""\tat the start""#, "\tat the start"), (#""mid\u00e9dle""#, "midédle"), (#""two \" \\ escapes""#, "two \" \\ escapes"),
+        (#""plain then \ud83d\ude00""#, "plain then 😀"),
+    ])
+    func stringsWithAndWithoutEscapesParseAlike(json: String, expected: String) throws {
+        let value = try JSONValue.parse(json)
+        #expect(value == .string(expected))
+        #expect(try JSONValue.parse(value.text()) == value)
+        // The same string as a key (after a plain prefix) and as a value, with space around the colon.
+        let object = try JSONValue.parse("{\"key " + json.dropFirst() + "   :   " + json + "}")
+        #expect(object["key " + expected] == value)
+    }
+
+    /// Errors inside a string are found where they are, on either path.
+    @Test(arguments: [
+        ("\"plain\u{01}\"", "Control character", 7), ("\"ab\\n\u{01}\"", "Control character", 6),
+        ("\"plain", "Unterminated string", 1), ("\"ab\\n", "Unterminated string", 1),
+    ])
+    func stringErrorsAreFoundOnEitherPath(text: String, reason: String, column: Int) {
+        do {
+            _ = try JSONValue.parse(text)
+            Issue.record("\(text.debugDescription) should not parse")
+        } catch {
+            #expect(error.reason.contains(reason), "\(error)")
+            #expect(error.column == column, "\(error)")
+        }
+    }
+
+    /// The writer copies a string with nothing to escape in one piece and escapes the others.
+    @Test func writtenStringsAreEscapedExactlyWhereNeeded() {
+        #expect(JSONValue.string("plain é 漢字").text() == #""plain é 漢字""#)
+        #expect(JSONValue.string("a\"b\\c\nd\u{01}").text() == #""a\"b\\c\nd\u0001""#)
+        #expect(JSONValue.string("").text() == #""""#)
+    }
+
     @Test func invalidUTF8IsAnError() {
         #expect(throws: JSONSyntaxError.self) { _ = try JSONValue.parse([0x22, 0xFF, 0x22]) }
     }

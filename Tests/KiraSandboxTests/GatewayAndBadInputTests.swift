@@ -52,7 +52,9 @@ import Testing
     @Test func malformedBodiesAreClear400s() async throws {
         try await LiveSandbox.with { sandbox in
             let client = try await sandbox.client()
-            let headers = client.authHeaders + [("content-type", "application/json"), ("idempotency-key", newKey())]
+            // A fresh key per request: a failed answer is kept under its key too, so reusing one key
+            // with another body would be an idempotency_key_reused 409 (Q-IDEMPOTENCY).
+            var headers: [(String, String)] { client.authHeaders + [("content-type", "application/json"), ("idempotency-key", newKey())] }
             let malformed = try await sandbox.raw("POST", "/v1/users", headers: headers, body: Array(#"{"type": "individual",}"#.utf8))
             #expect(malformed.status == 400)
             #expect(malformed.code == "invalid_json")

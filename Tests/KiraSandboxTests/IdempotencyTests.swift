@@ -23,6 +23,44 @@ import Testing
         }
     }
 
+    /// A failed answer is kept as well: the same key and body replay the 400 or the 409 even once
+    /// the cause is gone; a different body under the key is a conflict.
+    @Test func failedAnswersAreReplayedToo() async throws {
+        try await LiveSandbox.with { sandbox in
+            let client = try await sandbox.client()
+            let user = try await client.createUser()
+            let key = newKey()
+            let body = Fixtures.virtualAccount(user: user)
+            let refused = try await client.post("/v1/virtual-accounts", body, key: key)
+            #expect(refused.status == 400)
+            #expect(refused.code == "invalid_operation")
+            #expect(try await sandbox.control("POST", "users/\(user)/verify").status == 200)
+            let replayed = try await client.post("/v1/virtual-accounts", body, key: key)
+            #expect(replayed.status == 400, "the original status, although the user is VERIFIED now")
+            #expect(replayed.bytes == refused.bytes)
+            #expect(replayed.header("idempotent-replayed") == "true")
+            var other = try #require(body.objectValue)
+            other["mode"] = "fiat"
+            other["bank"] = "portage"
+            let reused = try await client.post("/v1/virtual-accounts", .object(other), key: key)
+            #expect(reused.status == 409)
+            #expect(reused.code == "idempotency_key_reused")
+            // A new key is a new request.
+            #expect(try await client.post("/v1/virtual-accounts", body, key: newKey()).status == 201)
+
+            let email = Fixtures.completeIndividual(email: "taken@example.com")
+            _ = try await client.createUser(email)
+            let conflictKey = newKey()
+            let conflict = try await client.post("/v1/users", email, key: conflictKey)
+            #expect(conflict.status == 409)
+            #expect(conflict.code == "resource_conflict")
+            let again = try await client.post("/v1/users", email, key: conflictKey)
+            #expect(again.status == 409)
+            #expect(again.bytes == conflict.bytes)
+            #expect(again.header("idempotent-replayed") == "true")
+        }
+    }
+
     @Test func sameKeyOtherBodyIsAConflict() async throws {
         try await LiveSandbox.with { sandbox in
             let client = try await sandbox.client()

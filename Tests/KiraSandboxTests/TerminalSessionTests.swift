@@ -278,4 +278,25 @@ import Testing
         #expect(result.status == 0)
         #expect(result.stdout.hasPrefix("(No terminal: running in plain line mode.)"))
     }
+    /// `run --tour` in the full-screen interface: Enter alone takes the learner through the tour,
+    /// every quirk arranged on purpose and got past with the recommended remedy.
+    @Test func enterAloneCarriesALearnerThroughTheTour() async throws {
+        let directory = stateDirectory()
+        let tmux = try TmuxSession(
+            command: "\(KiraBinary.url.path) run --tour --state-dir \(directory) --va-ready-after 2", environment: Self.noCredentials)
+        defer { tmux.close() }
+        #expect(await tmux.waitFor("quirk tour", timeout: 10), "the header names the tour:\n\(tmux.screen)")
+        let presses = await tmux.pressEnter(until: "Walkthrough complete", limit: 120)
+        #expect(presses != nil, "screen:\n\(tmux.screen)")
+        tmux.send("q")
+        #expect(await tmux.waitFor("[exited 0]"), "\(tmux.screen)")
+        let status = try await KiraBinary.run(["status", "--json", "--session", "tour", "--state-dir", directory])
+        let json = try JSONValue.parse(status.stdout)
+        let steps = json["steps"]?.arrayValue ?? []
+        #expect(steps.count == 7 && steps.allSatisfy { $0["state"] == "succeeded" }, "\(steps)")
+        let export = try await KiraBinary.run(["export", "--format", "markdown", "--session", "tour", "--state-dir", directory])
+        for quirk in ["Q-SOF-REJECT", "Q-ONE-VA", "Q-TOKEN-TTL", "Q-PAYOUT-MIN", "Q-VA-READY"] {
+            #expect(export.stdout.contains("**\(quirk)**"), "\(quirk) met in the terminal interface")
+        }
+    }
 }

@@ -70,12 +70,15 @@ import Testing
     }
 
     @Test func autoVerifyIsOffByDefaultAndAvailableAsAKnob() async throws {
+        // --auto-verify-after counts from REVIEW (3 s after creation), not from creation.
         try await LiveSandbox.with(SandboxConfiguration(autoVerifyAfter: .seconds(5))) { sandbox in
             let client = try await sandbox.client()
             let id = try await client.createUser()
-            try await sandbox.advance(4)
+            try await sandbox.advance(5)
             #expect(try await client.get("/v1/users/\(id)").json["status"] == "REVIEW")
-            try await sandbox.advance(1)
+            try await sandbox.advance(2.5)
+            #expect(try await client.get("/v1/users/\(id)").json["status"] == "REVIEW")
+            try await sandbox.advance(0.5)
             #expect(try await client.get("/v1/users/\(id)").json["status"] == "VERIFIED")
         }
     }
@@ -214,10 +217,13 @@ import Testing
                 #expect(reply.json["errors"]?.arrayValue?.first?["field"]?.stringValue == field)
             }
             var body = try #require(Fixtures.completeIndividual().objectValue)
-            body["identifying_information"] = [["type": "passport", "documents": [["file": "https://example.com/scan.png"]]]]
+            body["identifying_information"] = .array(
+                Fixtures.identifyingInformation(passportFront: "https://example.com/scan.png")
+            )
             let notDataURL = try await client.post("/v1/users", .object(body), key: newKey())
             #expect(notDataURL.status == 400)
             #expect(notDataURL.message?.contains("data URL") == true)
+            #expect(notDataURL.json["errors"]?.arrayValue?.first?["field"] == "identifying_information[1].image_front")
         }
     }
 }

@@ -33,6 +33,14 @@ import Testing
         ] {
             #expect(run.stdout.contains("· \(title) ━━"), "\(title) shown")
         }
+        // A note prints under the step it belongs to: /auth's Q-SHAPES before step 3's header.
+        let authentication = try #require(run.stdout.range(of: "· Authenticate ━━"))
+        let pin = try #require(run.stdout.range(of: "· Pin your version ━━"))
+        let note = try #require(run.stdout.range(of: "ℹ Q-SHAPES"))
+        #expect(authentication.upperBound < note.lowerBound && note.upperBound < pin.lowerBound, "\(run.stdout.prefix(4000))")
+        let text = try await KiraBinary.run(["status", "--state-dir", directory])
+        #expect(text.stdout.contains("Quirks met: "), "\(text.stdout)")
+        #expect(text.stdout.contains("Q-SHAPES: success bodies are not uniform"))
         let status = try await KiraBinary.run(["status", "--json", "--state-dir", directory])
         #expect(status.status == 0)
         let json = try JSONValue.parse(status.stdout)
@@ -41,6 +49,9 @@ import Testing
         #expect(steps.count == 7)
         #expect(steps.allSatisfy { $0["state"] == "succeeded" })
         #expect(json["captures"]?["payout_id"]?.stringValue != nil)
+        let met = try #require(json["quirks"]?["met"]?.arrayValue)
+        #expect(met.contains { $0["id"] == "Q-SHAPES" && $0["blocked"] == false })
+        #expect((json["quirks"]?["of_flow"]?.intValue ?? 0) >= met.count)
         // Nothing secret in the state directory.
         let demo = TenantCredentials.demo
         for file in try FileManager.default.contentsOfDirectory(atPath: directory) {

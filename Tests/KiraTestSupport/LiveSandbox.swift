@@ -188,9 +188,28 @@ package enum Fixtures {
             "address_city": "Springfield", "address_state": "IL", "address_zip_code": "62701", "address_country": "USA",
             "document_type": "passport", "document_number": "X1234567", "document_country": "USA",
             "employment_status": "employed", "occupation": "Engineer", "account_purpose": "receive_payments",
-            "source_of_funds": "salary",
+            "source_of_funds": "salary", "gender": "female", "pep_status": "not_pep",
+            "identifying_information": .array(identifyingInformation()),
         ]
     }
+
+    /// The `identifying_information` a complete individual needs: an SSN, a passport with its
+    /// front image (a real JPEG) and a proof of address (a real PNG), both 240×240.
+    package static func identifyingInformation(
+        passportFront: String = goodJPEG, proofOfAddress: String = goodPNG
+    ) -> [JSONValue] {
+        [
+            ["type": "ssn", "issuing_country": "USA", "number": "123-45-6789"],
+            ["type": "passport", "issuing_country": "USA", "number": "X1234567", "image_front": .string(passportFront)],
+            ["type": "file_proof_of_address", "file": .string(proofOfAddress)],
+        ]
+    }
+
+    /// `TestImages.goodJPEG`, made once.
+    package static let goodJPEG = TestImages.goodJPEG
+
+    /// `TestImages.goodPNG`, made once.
+    package static let goodPNG = TestImages.goodPNG
 
     package static func virtualAccount(user: String) -> JSONValue {
         ["user_id": .string(user), "type": "US_BANK", "provider": "act", "bank": "slovak_savings_bank", "mode": "fiat"]

@@ -326,6 +326,30 @@ import Testing
         }
         guard case .send = timedOut.engine.choose(remedy: 0, now: timedOut.now) else { throw MachineError.unexpected("keep waiting") }
         record("timed out, kept waiting", timedOut)
+
+        // An answer nobody documented (a 422 no rule names): sent again (blocked → sending), or
+        // its body edited first (blocked → ready).
+        func undocumentedFirst() -> (RenderedRequest, Int) -> ResponseSummary {
+            let happy = server(conflicts: 0)
+            var refused = false
+            return { request, count in
+                if request.requestID == "create", !refused {
+                    refused = true
+                    return response(422, ["code": "on_hold", "message": "held"])
+                }
+                return happy(request, count)
+            }
+        }
+        for remedy in [WalkthroughEngine.UnexpectedRemedy.sendAgain, .editAndSend] {
+            var undocumented = harness(try machineFlow(), server: undocumentedFirst())
+            guard case .blocked(let blocked) = run(&undocumented, untilMainIs: .blocked), blocked.answer != nil else {
+                throw MachineError.unexpected("an undocumented answer did not block")
+            }
+            guard undocumented.run(from: undocumented.engine.choose(remedy: remedy.rawValue, now: undocumented.now)) == .finished else {
+                throw MachineError.unexpected("the undocumented answer's remedy \(remedy) did not go on")
+            }
+            record("an undocumented answer, \(remedy)", undocumented)
+        }
         return results
     }
 

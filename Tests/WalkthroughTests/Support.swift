@@ -12,17 +12,23 @@ func shippedFlowFile(_ reference: String) -> String? {
     try? String(contentsOf: packageRoot.appendingPathComponent("flows").appendingPathComponent(reference), encoding: .utf8)
 }
 
+/// Reads the bytes of a file the shipped flows embed (their images), from `flows/`.
+func shippedFlowData(_ reference: String) -> Data? {
+    FileManager.default.contents(atPath: packageRoot.appendingPathComponent("flows").appendingPathComponent(reference).path)
+}
+
 /// The shipped quickstart flow.
 func quickstart() throws -> Flow {
     let text = try String(contentsOf: packageRoot.appendingPathComponent("flows/quickstart.yaml"), encoding: .utf8)
-    return try FlowLoader.load(text, file: "flows/quickstart.yaml", readFile: shippedFlowFile)
+    return try FlowLoader.load(text, file: "flows/quickstart.yaml", readFile: shippedFlowFile, readData: shippedFlowData)
 }
 
 /// The quickstart with a textual edit, for provoking quirks.
 func quickstart(replacing old: String, with new: String) throws -> Flow {
     let text = try String(contentsOf: packageRoot.appendingPathComponent("flows/quickstart.yaml"), encoding: .utf8)
     precondition(text.contains(old), "the flow no longer contains \(old)")
-    return try FlowLoader.load(text.replacingOccurrences(of: old, with: new), file: "flows/quickstart.yaml", readFile: shippedFlowFile)
+    return try FlowLoader.load(
+        text.replacingOccurrences(of: old, with: new), file: "flows/quickstart.yaml", readFile: shippedFlowFile, readData: shippedFlowData)
 }
 
 /// Deterministic ids: id-1, id-2, …

@@ -118,6 +118,23 @@ step_round() {
   [ "$ROUNDS" -le 50 ] || die "step $1 went round more than 50 times; giving up"
 }
 
+# set_headers: the header lines on standard input, with the request's own headers applied:
+# SET_HEADERS holds one "name: value" per line (the value replaces the header) or "name:" (the
+# header is left out), names in lower case, as a flow's `headers:` says.
+set_headers() {
+  local _line _set _drop
+  while IFS= read -r _line; do
+    _drop=no
+    while IFS= read -r _set; do
+      if [ -n "$_set" ] && [ "${_line%%:*}" = "${_set%%:*}" ]; then _drop=yes; fi
+    done <<<"${SET_HEADERS-}"
+    if [ "$_drop" = no ]; then printf '%s\n' "$_line"; fi
+  done
+  while IFS= read -r _set; do
+    case $_set in '' | *:) ;; *) printf '%s\n' "$_set" ;; esac
+  done <<<"${SET_HEADERS-}"
+}
+
 # send_request METHOD PATH AUTH IDEMPOTENCY_KEY [BODY]: one call to the API with the headers AUTH
 # names (x-api-key unless none, a bearer token for bearer), X-Api-Version until the pin and the
 # Idempotency-Key of a creating call. Retries, with a growing pause, only what cannot duplicate
@@ -134,7 +151,7 @@ send_request() {
     if [ -z "$PINNED_VERSION" ]; then printf 'x-api-version: %s\n' "$api_version"; fi
     if [ -n "$_key" ]; then printf 'idempotency-key: %s\n' "$_key"; fi
     if [ -n "$_body" ]; then printf 'content-type: application/json\n'; fi
-  } >"$HEADER_FILE"
+  } | set_headers >"$HEADER_FILE"
   if [ "$_method" = GET ] || [ -n "$_key" ] || [ "${SAFE_TO_REPEAT-}" = yes ]; then _retryable=yes; fi
   printf '→ %s %s\n' "$_method" "$_path"
   while :; do
@@ -323,15 +340,17 @@ is_emulator() {
   [ "$EMULATOR" = yes ]
 }
 
-# emulator_operator VERB ID: what your Kira contact would do to a user (verify or reject), done by
-# the emulator's controls; only ever called after is_emulator.
+# emulator_operator VERB ID [COLLECTION]: what your Kira contact would do to a user (verify or
+# reject), or to another resource of COLLECTION (clear-rfi a virtual account), done by the emulator's
+# controls; only ever called after is_emulator.
 emulator_operator() {
   local _url="${KIRA_BASE_URL%/sandbox}/__emulator/users/$2/$1"
+  if [ -n "${3:-}" ]; then _url="${KIRA_BASE_URL%/sandbox}/__emulator/$3/$2/$1"; fi
   {
     printf 'accept: application/json\n'
     if [ -n "${KIRA_EMULATOR_ADMIN_TOKEN:-}" ]; then printf 'x-admin-token: %s\n' "$KIRA_EMULATOR_ADMIN_TOKEN"; fi
   } >"$HEADER_FILE"
   printf '☎ POST %s (the emulator standing in for your Kira contact)\n' "$_url"
   STATUS=$(curl -sS --max-time 10 -X POST -H @"$HEADER_FILE" -o "$RESPONSE_FILE" -w '%{http_code}' "$_url") || STATUS=000
-  case $STATUS in 2??) ;; *) die "the emulator did not $1 user $2 (HTTP $STATUS)" ;; esac
+  case $STATUS in 2??) ;; *) die "the emulator did not $1 ${3:-user} $2 (HTTP $STATUS)" ;; esac
 }

@@ -73,14 +73,15 @@ public struct SandboxConfiguration: Sendable {
     public var tokenTTL: Duration
     /// How long a new virtual account keeps `PENDING-ACT-ACCOUNT`.
     public var virtualAccountReadyAfter: Duration
-    /// When set, complete users become `VERIFIED` this long after creation (off by default, as in
-    /// the real sandbox).
+    /// When set, users become `VERIFIED` this long after they reach `REVIEW` (off by default, as in
+    /// the real sandbox); never a user whose verification did not trigger or that is rejected.
     public var autoVerifyAfter: Duration?
-    /// A complete user moves `CREATED` → `VERIFYING` after this long.
+    /// A user whose verification triggered moves `CREATED` → `VERIFYING` after this long.
     public var verifyingAfter: Duration
-    /// …and `VERIFYING` → `REVIEW` this long after creation.
+    /// …and `VERIFYING` → `REVIEW` this long after triggering.
     public var reviewAfter: Duration
-    /// A user without `source_of_funds` becomes `REJECTED` this long after creation.
+    /// A user whose verification triggered without `source_of_funds`, or with an image that is not
+    /// a decodable JPEG or PNG of at least 200×200, becomes `REJECTED` this long after triggering.
     public var rejectAfter: Duration
     /// A payout advances one status (`CREATED` → `PENDING` → `PROCESSING` → `COMPLETED`) this often.
     public var payoutStepInterval: Duration

@@ -7,6 +7,8 @@ struct VirtualAccount: Codable, Sendable {
     enum Lifecycle: String, Codable, Sendable {
         case activating = "ACTIVATING"
         case active = "ACTIVE"
+        /// A request for information: the provider holds the account until the owner answers.
+        case rfi = "RFI"
         case failed = "FAILED"
         case deactivated = "DEACTIVATED"
     }
@@ -31,6 +33,25 @@ struct VirtualAccount: Codable, Sendable {
     /// Funds can move once the account number is real.
     var isReady: Bool { accountNumber != Self.pendingAccountNumber }
 
+    /// The 400 `invalid_operation` for moving funds (`what`: "deposits", "payouts") while the
+    /// account is on hold (`rfi`) or closed (`deactivated`); `nil` otherwise.
+    func holdError(_ what: String, version: APIVersion) -> APIError? {
+        switch lifecycle {
+        case .rfi:
+            return APIError.api(
+                400, "invalid_operation",
+                "Virtual account is on hold for a request for information (status: \(status(for: version))); \(what) are not allowed until it is answered"
+            )
+        case .deactivated:
+            return APIError.api(
+                400, "invalid_operation",
+                "Virtual account is deactivated (status: \(status(for: version))); \(what) are not allowed"
+            )
+        case .activating, .active, .failed:
+            return nil
+        }
+    }
+
     /// The status in the vocabulary of `version`: upper-case raw enum on the baseline, the
     /// lower-case `approved`/`declined`/`deactivated` family on 2026-04-14.
     func status(for version: APIVersion) -> String {
@@ -39,6 +60,7 @@ struct VirtualAccount: Codable, Sendable {
         case .v20260414:
             switch lifecycle {
             case .activating, .active: return "approved"
+            case .rfi: return "rfi"
             case .failed: return "declined"
             case .deactivated: return "deactivated"
             }

@@ -73,6 +73,8 @@ extension SandboxState {
             return try listUsers(context)
         case ("GET", 2, "users"):
             return try getUser(context, id: try pathID(path[1], "user"))
+        case ("PUT", 2, "users"):
+            return try updateUser(context, id: try pathID(path[1], "user"))
         case ("POST", 1, "virtual-accounts"):
             return try idempotent(context) { () throws(APIError) in try createVirtualAccount(context) }
         case ("GET", 1, "virtual-accounts"):
@@ -249,8 +251,8 @@ extension SandboxState {
     // MARK: Idempotency
 
     /// Runs `perform` under the request's `Idempotency-Key` (Q-IDEMPOTENCY): required; the same
-    /// key and body replay the first answer; the same key with another body is a 409. Only
-    /// successful answers are kept, so a corrected request may reuse the key of a failed one.
+    /// key and body replay the first answer, a failure (400, 404, 409) as well as a success; the
+    /// same key with another body is a 409.
     func idempotent(_ context: CallContext, _ perform: () throws(APIError) -> APIResult) throws(APIError) -> APIResult {
         guard let key = context.request.headers["idempotency-key"]?.trimmingCharacters(in: .whitespaces), !key.isEmpty
         else {
@@ -271,14 +273,27 @@ extension SandboxState {
             }
             return APIResult(status: record.status, body: record.body, headers: [("idempotent-replayed", "true")])
         }
-        let result = try perform()
-        if (200..<300).contains(result.status) {
-            let record = IdempotencyRecord(fingerprint: fingerprint, status: result.status, body: result.body, createdAt: clock.now)
-            let limit = configuration.recordLimit
-            try withTenant(context.clientID) { $0.resources.idempotency.insert(record, id: key, limit: limit) }
-            dirty = true
+        // Failures are kept too: the same key and body replay a 400 or a 409 as they first came.
+        let result: APIResult
+        do throws(APIError) {
+            result = try perform()
+        } catch {
+            try remember(
+                IdempotencyRecord(fingerprint: fingerprint, status: error.status, body: error.body, createdAt: clock.now), key: key,
+                clientID: context.clientID)
+            throw error
         }
+        try remember(
+            IdempotencyRecord(fingerprint: fingerprint, status: result.status, body: result.body, createdAt: clock.now), key: key,
+            clientID: context.clientID
+        )
         return result
+    }
+
+    private func remember(_ record: IdempotencyRecord, key: String, clientID: String) throws(APIError) {
+        let limit = configuration.recordLimit
+        try withTenant(clientID) { $0.resources.idempotency.insert(record, id: key, limit: limit) }
+        dirty = true
     }
 
     // MARK: Helpers

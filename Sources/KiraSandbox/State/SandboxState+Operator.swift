@@ -26,9 +26,20 @@ extension SandboxState {
             let body = request.body.isEmpty ? nil : try BodyFields.parse(request.body)
             let reason = try body?.string("reason")
             guard let clientID = tenants.first(where: { $0.value.resources.users[id] != nil })?.key,
-                let user = setUserStatus(clientID: clientID, userID: id, verified: segments[2] == "verify", reason: reason)
+                let current = tenants[clientID]?.resources.users[id]
+            else { throw APIError.notFound("User") }
+            // REJECTED is final, even for an operator: the way on is a new user.
+            guard current.status != .rejected else {
+                throw APIError.api(409, "invalid_operation", "User \(id) is REJECTED, which is final; create a new user")
+            }
+            guard let user = setUserStatus(clientID: clientID, userID: id, verified: segments[2] == "verify", reason: reason)
             else { throw APIError.notFound("User") }
             return .ok(user.json)
+        case ("POST", 3, "virtual-accounts"):
+            let id = try pathID(segments[1], "virtual account")
+            guard let action = VirtualAccountHold(rawValue: segments[2]) else { break }
+            let body = request.body.isEmpty ? nil : try BodyFields.parse(request.body)
+            return .ok(try holdAccount(id, action, reason: try body?.string("reason")))
         case ("POST", 1, "provision"):
             let body = request.body.isEmpty ? nil : try BodyFields.parse(request.body)
             let clientID = try body?.uuid("client_id") ?? defaultClientID
@@ -61,8 +72,59 @@ extension SandboxState {
             }
             return .ok(["deliveries": .array(entries.map(\.json))])
         default:
-            throw APIError.api(404, "not_found", "No emulator control \(request.method) /__emulator/\(segments.joined(separator: "/"))")
+            break
         }
+        throw APIError.api(404, "not_found", "No emulator control \(request.method) /__emulator/\(segments.joined(separator: "/"))")
+    }
+
+    /// Puts a virtual account on hold (`rfi`), clears the hold (back to `approved`/`ACTIVE`), or
+    /// deactivates it for good, as the provider would, with its webhook. Answers the account in
+    /// its tenant's pinned vocabulary; 409 `invalid_operation` when the account is not in a state
+    /// the action applies to.
+    func holdAccount(_ id: String, _ action: VirtualAccountHold, reason: String?) throws(APIError) -> JSONValue {
+        guard let clientID = tenants.first(where: { $0.value.resources.accounts[id] != nil })?.key,
+            var account = tenants[clientID]?.resources.accounts[id]
+        else { throw APIError.notFound("Virtual account") }
+        let version = webhookVersion(clientID)
+        let current = account.status(for: version)
+        func refuse(_ why: String) -> APIError {
+            APIError.api(409, "invalid_operation", "Virtual account \(id) is \(current); \(why)")
+        }
+        let event: String
+        var data: JSONObject = ["virtual_account_id": .string(id), "user_id": .string(account.userID)]
+        switch action {
+        case .rfi:
+            guard account.lifecycle == .activating || account.lifecycle == .active else {
+                throw refuse("only an approved account can be put on hold")
+            }
+            account.lifecycle = .rfi
+            event = "virtual_account.rfi_requested"
+            data["reason"] = .string(reason ?? "The provider requests more information about the account owner")
+        case .clearRFI:
+            guard account.lifecycle == .rfi else { throw refuse("only an account in rfi can have its hold cleared") }
+            account.lifecycle = account.isReady ? .active : .activating
+            event = "virtual_account.activated"
+            data["account_number"] = .string(account.accountNumber)
+        case .deactivate:
+            guard account.lifecycle != .deactivated else { throw refuse("deactivated is final") }
+            account.lifecycle = .deactivated
+            event = "virtual_account.deactivated"
+            if let reason { data["reason"] = .string(reason) }
+        }
+        account.updatedAt = clock.now
+        let updated = account
+        try withTenant(clientID) { tenant in
+            tenant.resources.accounts[id] = updated
+            // A deactivated account no longer counts for the one-VA rule: the user's next POST
+            // creates a new one.
+            if updated.lifecycle == .deactivated, tenant.resources.accountByUser[updated.userID] == id {
+                tenant.resources.accountByUser.removeValue(forKey: updated.userID)
+            }
+        }
+        dirty = true
+        data["status"] = .string(account.status(for: version))
+        emit(event, clientID: clientID, data: data)
+        return account.json(version: version)
     }
 
     /// Counts per tenant, with the clock and the pending work.
@@ -106,15 +168,21 @@ extension SandboxState {
         let suffix = String(SandboxID.make().prefix(8))
         let profile: JSONObject = [
             "first_name": "Ada", "last_name": "Provisioned", "birth_date": "1990-01-15", "phone": "+14155550100",
-            "nationality": "USA", "document_type": "passport", "document_number": .string("P\(suffix)"),
-            "document_country": "USA", "account_purpose": "receive_payments", "source_of_funds": "salary",
+            "nationality": "USA", "gender": "female", "document_type": "passport", "document_number": .string("P\(suffix)"),
+            "document_country": "USA", "employment_status": "employed", "occupation": "Engineer",
+            "account_purpose": "receive_payments", "source_of_funds": "salary", "pep_status": "not_pep",
+        ]
+        let identifying: [JSONValue] = [
+            ["type": "ssn", "issuing_country": "USA", "number": "provided"],
+            ["type": "passport", "issuing_country": "USA", "number": "provided", "image_front": "provided"],
+            ["type": "file_proof_of_address", "file": "provided"],
         ]
         let address: JSONObject = [
             "street_line_1": "1 Market St", "city": "San Francisco", "subdivision": "CA", "postal_code": "94105", "country": "USA",
         ]
         let user = User(
             id: SandboxID.make(), type: "individual", email: "provisioned+\(suffix)@example.com", profile: profile,
-            residentialAddress: address, identifyingInformation: [], metadata: ["provisioned_by": "kira-sandbox-emulator"],
+            residentialAddress: address, identifyingInformation: identifying, metadata: ["provisioned_by": "kira-sandbox-emulator"],
             inputStatus: nil, status: .verified, verificationStatus: "verified", verificationTriggered: true, complete: true,
             createdAt: now, updatedAt: now
         )
@@ -145,4 +213,14 @@ extension SandboxState {
             "recipient_id": .string(recipient.id),
         ]
     }
+}
+
+/// The operator actions on a virtual account, by their `/__emulator/virtual-accounts/{id}/…` name.
+enum VirtualAccountHold: String, Sendable {
+    /// A request for information: deposits and payouts are refused until it is cleared.
+    case rfi
+    /// The request for information is answered: back to `approved` (`ACTIVE`).
+    case clearRFI = "clear-rfi"
+    /// Closed for good.
+    case deactivate
 }

@@ -103,6 +103,7 @@ extension SandboxState {
         guard let recipient = try tenant(context.clientID).resources.recipients[recipientID] else {
             throw APIError.notFound("Recipient")
         }
+        if let error = account.holdError("payouts", version: context.version) { throw error }
         guard account.isReady else {
             throw APIError.api(
                 400, "invalid_operation",

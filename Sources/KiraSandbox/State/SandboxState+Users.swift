@@ -2,7 +2,8 @@ import Foundation
 import KiraJSON
 
 extension SandboxState {
-    /// `POST /v1/users`.
+    /// `POST /v1/users`: verification triggers only for a complete user (the contract's
+    /// completeness rule); otherwise the user stays `CREATED` with `verification_triggered: false`.
     func createUser(_ context: CallContext) throws(APIError) -> APIResult {
         let body = try BodyFields.parse(context.request.body)
         let type = try body.requiredEnumeration("type", ["individual", "business"])
@@ -14,56 +15,113 @@ extension SandboxState {
         } else {
             _ = try body.requiredString("business_legal_name")
         }
-        let inputStatus = try body.enumeration("status", ["active", "inactive", "suspended"])
-        _ = try body.enumeration("source_of_funds", User.sourcesOfFunds)
-        _ = try body.enumeration("account_purpose", User.accountPurposes)
-        if let birthDate = try body.string("birth_date"), !Self.isCalendarDate(birthDate) {
-            throw APIError.validation("birth_date", "Must be a date in the form YYYY-MM-DD")
-        }
-        for field in ["nationality", "document_country", "address_country"] {
-            _ = try body.country(field, length: 3, message: "Must be a 3-letter ISO 3166-1 alpha-3 country code")
-        }
-        var profile = JSONObject()
-        for field in User.profileFields {
-            if let value = try body.string(field) { profile[field] = .string(value) }
-        }
-        var address = JSONObject()
-        for rename in User.addressRenames {
-            if let value = try body.string(rename.request) { address[rename.response] = .string(value) }
-        }
-        let identifying = try Self.validateIdentifyingInformation(body)
-        let metadata = try body.nested("metadata")?.object ?? JSONObject()
-
-        let emailKey = email.lowercased()
-        if try tenant(context.clientID).resources.userByEmail[emailKey] != nil {
+        let fields = try UserFields.parse(body)
+        if try tenant(context.clientID).resources.userByEmail[email.lowercased()] != nil {
             throw APIError.api(409, "resource_conflict", "A user with email \(email) already exists")
         }
-        let required = User.requiredForReview[type] ?? []
-        let hasDocument =
-            body.hasValue("document_number")
-            || identifying.contains { !($0["documents"]?.arrayValue ?? []).isEmpty }
-        let missingSourceOfFunds = !body.hasValue("source_of_funds")
-        let complete = required.allSatisfy { body.hasValue($0) } && hasDocument
         let now = clock.now
-        let user = User(
-            id: SandboxID.make(), type: type, email: email, profile: profile, residentialAddress: address,
-            identifyingInformation: identifying, metadata: metadata, inputStatus: inputStatus, status: .created,
-            verificationStatus: "unverified", verificationTriggered: complete || missingSourceOfFunds, complete: complete,
-            createdAt: now, updatedAt: now
+        var user = User(
+            id: SandboxID.make(), type: type, email: email, profile: fields.profile, residentialAddress: fields.address,
+            identifyingInformation: fields.entries.map(JSONValue.object), metadata: fields.metadata ?? JSONObject(),
+            inputStatus: fields.inputStatus,
+            status: .created, verificationStatus: "unverified", verificationTriggered: false, complete: false,
+            imageProblems: fields.imageProblems.isEmpty ? nil : fields.imageProblems, createdAt: now, updatedAt: now
         )
+        user.complete = user.missingForVerification.isEmpty
+        if user.complete { startVerification(&user, clientID: context.clientID) }
         try insertUser(user, clientID: context.clientID)
-        if missingSourceOfFunds {
-            schedule(.userAutoReject, user.id, clientID: context.clientID, after: configuration.rejectAfter)
-        } else if complete {
-            schedule(.userVerifying, user.id, clientID: context.clientID, after: configuration.verifyingAfter)
-            schedule(.userReview, user.id, clientID: context.clientID, after: configuration.reviewAfter)
-            if let autoVerify = configuration.autoVerifyAfter {
-                schedule(.userAutoVerify, user.id, clientID: context.clientID, after: autoVerify)
-            }
-        }
         emit("user.created", clientID: context.clientID, data: ["user_id": .string(user.id), "status": "CREATED"])
         return .created(user.json)
     }
+
+    /// `PUT /v1/users/{id}`: the create's fields merged into a `CREATED` user (an
+    /// `identifying_information` entry replaces the entry of the same `type`). A user that becomes
+    /// complete triggers verification now, as a complete create does. 400 `invalid_operation`
+    /// past `CREATED`.
+    func updateUser(_ context: CallContext, id: String) throws(APIError) -> APIResult {
+        guard var user = try tenant(context.clientID).resources.users[id] else { throw APIError.notFound("User") }
+        let body = try BodyFields.parse(context.request.body)
+        guard user.status == .created else {
+            throw APIError.api(
+                400, "invalid_operation",
+                "User \(id) is \(user.status.rawValue); only a user in CREATED can be updated"
+            )
+        }
+        if let type = try body.enumeration("type", ["individual", "business"]), type != user.type {
+            throw APIError.validation("type", "Cannot change a user's type (it is \(user.type))")
+        }
+        for field in ["first_name", "last_name", "business_legal_name"] where body.has(field) {
+            _ = try body.requiredString(field)
+        }
+        var newEmail: String?
+        if let email = try body.string("email") {
+            guard Self.looksLikeEmail(email) else { throw APIError.validation("email", "Must be a valid email address") }
+            if let owner = try tenant(context.clientID).resources.userByEmail[email.lowercased()], owner != id {
+                throw APIError.api(409, "resource_conflict", "A user with email \(email) already exists")
+            }
+            newEmail = email
+        }
+        let fields = try UserFields.parse(body)
+        for (key, value) in fields.profile { user.profile[key] = value }
+        for (key, value) in fields.address { user.residentialAddress[key] = value }
+        for entry in fields.entries {
+            let type = entry["type"]?.stringValue
+            if let index = user.identifyingInformation.firstIndex(where: { $0["type"]?.stringValue == type }) {
+                user.identifyingInformation[index] = .object(entry)
+            } else {
+                user.identifyingInformation.append(.object(entry))
+            }
+            if let type {
+                var problems = user.imageProblems ?? [:]
+                problems[type] = fields.imageProblems[type]
+                user.imageProblems = problems.isEmpty ? nil : problems
+            }
+        }
+        if let metadata = fields.metadata {
+            for (key, value) in metadata { user.metadata[key] = value }
+        }
+        if let status = fields.inputStatus { user.inputStatus = status }
+        let oldEmailKey = user.email.lowercased()
+        if let newEmail { user.email = newEmail }
+        user.updatedAt = clock.now
+        user.complete = user.missingForVerification.isEmpty
+        if user.complete, !user.verificationTriggered { startVerification(&user, clientID: context.clientID) }
+        let updated = user
+        try withTenant(context.clientID) { tenant in
+            tenant.resources.users[id] = updated
+            if oldEmailKey != updated.email.lowercased() {
+                tenant.resources.userByEmail.removeValue(forKey: oldEmailKey)
+                tenant.resources.userByEmail[updated.email.lowercased()] = id
+            }
+        }
+        dirty = true
+        return .ok(user.json)
+    }
+
+    /// Starts the automatic KYC check of a complete user: `VERIFYING` then `REVIEW`, or `REJECTED`
+    /// after the reject delay when `source_of_funds` is missing or an image is not a decodable
+    /// JPEG or PNG of at least 200×200 (the reasons go to the `user.verification.failed` webhook).
+    func startVerification(_ user: inout User, clientID: String) {
+        user.verificationTriggered = true
+        var reasons: [String] = []
+        if user.value(of: "source_of_funds")?.trimmingWhitespace.isEmpty ?? true {
+            reasons.append(Self.missingSourceOfFundsReason)
+        }
+        for entry in user.identifyingInformation {
+            guard let type = entry["type"]?.stringValue else { continue }
+            reasons += user.imageProblems?[type] ?? []
+        }
+        user.rejectionReasons = reasons
+        if reasons.isEmpty {
+            schedule(.userVerifying, user.id, clientID: clientID, after: configuration.verifyingAfter)
+            schedule(.userReview, user.id, clientID: clientID, after: configuration.reviewAfter)
+        } else {
+            schedule(.userAutoReject, user.id, clientID: clientID, after: configuration.rejectAfter)
+        }
+    }
+
+    /// The reason a user without `source_of_funds` is rejected (Q-SOF-REJECT).
+    static let missingSourceOfFundsReason = "source_of_funds is required: the automatic KYC check rejected the user"
 
     /// Stores a user, keeping the email index in step with evictions.
     func insertUser(_ user: User, clientID: String) throws(APIError) {
@@ -126,31 +184,80 @@ extension SandboxState {
         return day <= days
     }
 
-    /// `identifying_information[]`: objects whose `documents[].file` are data URLs of images or PDFs.
-    static func validateIdentifyingInformation(_ body: BodyFields) throws(APIError) -> [JSONValue] {
-        guard let items = try body.array("identifying_information") else { return [] }
-        for (index, item) in items.enumerated() {
-            guard case .object(let object) = item else {
-                throw APIError.validation("identifying_information[\(index)]", "Expected an object, got \(item.typeName)")
-            }
-            let fields = BodyFields(object, prefix: "identifying_information[\(index)].")
-            for (position, document) in (try fields.array("documents") ?? []).enumerated() {
-                let path = "identifying_information[\(index)].documents[\(position)]"
-                guard case .object(let documentObject) = document else {
-                    throw APIError.validation(path, "Expected an object, got \(document.typeName)")
-                }
-                let file = try BodyFields(documentObject, prefix: path + ".").requiredString("file")
-                let acceptedPrefixes = [
-                    "data:image/png;base64,", "data:image/jpeg;base64,", "data:image/jpg;base64,", "data:application/pdf;base64,",
-                ]
-                guard acceptedPrefixes.contains(where: { file.hasPrefix($0) }), file.count > 40 else {
-                    throw APIError.validation(
-                        path + ".file", "Must be a data URL of a PNG, JPEG or PDF image (data:image/png;base64,…)"
-                    )
-                }
-            }
+}
+
+/// The optional fields of a user body, validated: what create and `PUT` share.
+struct UserFields {
+    var profile = JSONObject()
+    var address = JSONObject()
+    /// `identifying_information` entries as kept (see `User.identifyingInformation`).
+    var entries: [JSONObject] = []
+    /// Why the KYC check will refuse the images of each entry, by entry type.
+    var imageProblems: [String: [String]] = [:]
+    var metadata: JSONObject?
+    var inputStatus: String?
+
+    /// Validates every optional field of `body`; a bad one is a 400 naming it.
+    static func parse(_ body: BodyFields) throws(APIError) -> UserFields {
+        var fields = UserFields()
+        fields.inputStatus = try body.enumeration("status", ["active", "inactive", "suspended"])
+        _ = try body.enumeration("source_of_funds", User.sourcesOfFunds)
+        _ = try body.enumeration("account_purpose", User.accountPurposes)
+        _ = try body.enumeration("gender", User.genders)
+        _ = try body.enumeration("pep_status", User.pepStatuses)
+        if let birthDate = try body.string("birth_date"), !SandboxState.isCalendarDate(birthDate) {
+            throw APIError.validation("birth_date", "Must be a date in the form YYYY-MM-DD")
         }
-        return items
+        for field in ["nationality", "document_country", "address_country"] {
+            _ = try body.country(field, length: 3, message: "Must be a 3-letter ISO 3166-1 alpha-3 country code")
+        }
+        for field in User.profileFields {
+            if let value = try body.string(field) { fields.profile[field] = .string(value) }
+        }
+        for rename in User.addressRenames {
+            if let value = try body.string(rename.request) { fields.address[rename.response] = .string(value) }
+        }
+        try fields.parseIdentifyingInformation(body)
+        fields.metadata = try body.nested("metadata")?.object
+        return fields
+    }
+
+    /// `identifying_information[]` (an emulator choice of shape):
+    /// `{"type", "issuing_country"?, "number"?, "image_front"?, "image_back"?, "file"?}`, one entry
+    /// per type, images as data URLs of JPEG or PNG. Whether an image is decodable is not a 400:
+    /// the KYC check rejects the user for it later.
+    mutating func parseIdentifyingInformation(_ body: BodyFields) throws(APIError) {
+        guard let items = try body.array("identifying_information") else { return }
+        for (index, item) in items.enumerated() {
+            let path = "identifying_information[\(index)]"
+            guard case .object(let object) = item else {
+                throw APIError.validation(path, "Expected an object, got \(item.typeName)")
+            }
+            let fields = BodyFields(object, prefix: path + ".")
+            let type = try fields.requiredEnumeration("type", User.identityTypes)
+            guard !entries.contains(where: { $0["type"]?.stringValue == type }) else {
+                throw APIError.validation(path + ".type", "Only one \(type) entry is allowed")
+            }
+            var entry: JSONObject = ["type": .string(type)]
+            if let country = try fields.country("issuing_country", length: 3, message: "Must be a 3-letter ISO 3166-1 alpha-3 country code")
+            {
+                entry["issuing_country"] = .string(country)
+            }
+            if let number = try fields.string("number"), !number.trimmingWhitespace.isEmpty {
+                entry["number"] = "provided"
+            }
+            var problems: [String] = []
+            for field in User.imageFields {
+                guard let image = try fields.string(field) else { continue }
+                if let problem = DocumentImage.shapeProblem(image) { throw APIError.validation(path + "." + field, problem) }
+                entry[field] = "provided"
+                if let reason = DocumentImage.rejectionReason(image) {
+                    problems.append("identifying_information \(type).\(field): \(reason)")
+                }
+            }
+            entries.append(entry)
+            if !problems.isEmpty { imageProblems[type] = problems }
+        }
     }
 }
 
@@ -174,6 +281,7 @@ extension SandboxState {
         }
         let resources = try tenant(context.clientID).resources
         guard let user = resources.users[userID] else { throw APIError.notFound("User") }
+        // The index holds only the account that is not deactivated (Q-ONE-VA).
         if resources.accountByUser[userID] != nil {
             throw APIError.api(409, "resource_conflict", "User already has an ACT virtual account")
         }
@@ -194,7 +302,7 @@ extension SandboxState {
             "virtual_account.created", clientID: context.clientID,
             data: [
                 "virtual_account_id": .string(account.id), "user_id": .string(userID),
-                "status": .string(account.status(for: context.version)),
+                "status": .string(account.status(for: webhookVersion(context.clientID))),
             ]
         )
         return .created(account.json(version: context.version))
@@ -206,7 +314,9 @@ extension SandboxState {
         try withTenant(clientID) { tenant in
             let evicted = tenant.resources.accounts.insert(account, id: account.id, limit: limit)
             tenant.resources.accountByUser[account.userID] = account.id
-            for old in evicted { tenant.resources.accountByUser.removeValue(forKey: old.userID) }
+            for old in evicted where tenant.resources.accountByUser[old.userID] == old.id {
+                tenant.resources.accountByUser.removeValue(forKey: old.userID)
+            }
         }
         dirty = true
     }
@@ -265,6 +375,7 @@ extension SandboxState {
         let currency = try body.enumeration("currency", ["USD"]) ?? "USD"
         let senderName = try body.string("sender_name")
         let rail = try body.string("payment_rail")
+        if let error = account.holdError("deposits", version: context.version) { throw error }
         guard account.isReady else {
             throw APIError.api(
                 400, "invalid_operation",

@@ -228,34 +228,44 @@ public actor SandboxState {
             user.verificationStatus = "verified"
             user.updatedAt = at
             tenants[clientID]?.resources.users[id] = user
+            // --auto-verify-after counts from REVIEW, so it never verifies a user that did not
+            // trigger or that is being rejected.
+            if let autoVerify = configuration.autoVerifyAfter {
+                schedule(.userAutoVerify, id, clientID: clientID, after: autoVerify, from: at)
+            }
         case .userAutoReject:
             guard var user = tenants[clientID]?.resources.users[id], user.status != .verified, user.status != .rejected
             else { return }
             user.status = .rejected
             user.updatedAt = at
             tenants[clientID]?.resources.users[id] = user
+            // Files from before the reasons were kept only rejected for a missing source_of_funds.
+            let reasons = user.rejectionReasons.flatMap { $0.isEmpty ? nil : $0 } ?? [Self.missingSourceOfFundsReason]
             emit(
                 "user.verification.failed", clientID: clientID,
-                data: [
-                    "user_id": .string(id), "status": "REJECTED",
-                    "reasons": ["source_of_funds is required: the automatic KYC check rejected the user"],
-                ]
+                data: ["user_id": .string(id), "status": "REJECTED", "reasons": .array(reasons.map(JSONValue.string))]
             )
         case .userAutoVerify:
-            guard let user = tenants[clientID]?.resources.users[id], user.status != .verified, user.status != .rejected
-            else { return }
+            guard let user = tenants[clientID]?.resources.users[id], user.status == .review else { return }
             setUserStatus(clientID: clientID, userID: id, verified: true, reason: nil)
         case .accountReady:
             guard var account = tenants[clientID]?.resources.accounts[id], !account.isReady else { return }
             account.accountNumber = Self.randomDigits(10, leadingNonZero: true)
             account.routingNumber = Self.randomDigits(9, leadingNonZero: false)
-            account.lifecycle = .active
             account.updatedAt = at
+            // An account put on hold or deactivated while it was opening gets its number but keeps
+            // its status.
+            guard account.lifecycle == .activating else {
+                tenants[clientID]?.resources.accounts[id] = account
+                return
+            }
+            account.lifecycle = .active
             tenants[clientID]?.resources.accounts[id] = account
             emit(
                 "virtual_account.activated", clientID: clientID,
                 data: [
                     "virtual_account_id": .string(id), "user_id": .string(account.userID), "account_number": .string(account.accountNumber),
+                    "status": .string(account.status(for: webhookVersion(clientID))),
                 ]
             )
         case .payoutStep:
@@ -336,6 +346,12 @@ public actor SandboxState {
     public static let maxBodyBytes = 1 << 20
 
     // MARK: Webhooks
+
+    /// The vocabulary webhooks use: the account's pinned version (the versioning seed), never a
+    /// request's `X-Api-Version` header; the baseline until pinned.
+    func webhookVersion(_ clientID: String) -> APIVersion {
+        tenants[clientID]?.resources.pinnedVersion ?? .baseline
+    }
 
     /// Records an event in the webhook log and, when the tenant registered a URL, queues its
     /// signed delivery.

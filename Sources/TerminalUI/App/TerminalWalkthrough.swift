@@ -27,12 +27,18 @@ public final class TerminalWalkthrough: WalkthroughPresenter {
         /// Where copied curl commands are written.
         public var stateDirectory: String
         public var environment: [String: String]
+        /// The quirk catalogue's one-line summaries, by id (for lesson cards and the last screen).
+        public var quirkSummaries: [String: String]
+        /// The distinct quirk ids the flow can raise (`Flow.raisableQuirkIDs`).
+        public var raisableQuirkIDs: [String]
 
         public init(
             flowTitle: String, sessionName: String, targetLabel: String, isLocalEmulator: Bool, stepTitles: [String],
             stateDirectory: String,
-            environment: [String: String]
+            environment: [String: String], quirkSummaries: [String: String] = [:], raisableQuirkIDs: [String] = []
         ) {
+            self.quirkSummaries = quirkSummaries
+            self.raisableQuirkIDs = raisableQuirkIDs
             self.flowTitle = flowTitle
             self.sessionName = sessionName
             self.targetLabel = targetLabel
@@ -52,6 +58,13 @@ public final class TerminalWalkthrough: WalkthroughPresenter {
     var quitRequested = false
     var outcome: RunOutcome?
     var currentStepID: String?
+    /// The step shown, for the fields its quirk rules and waits name.
+    var currentStep: FlowStep?
+    /// The session's events as of the last change (what the last screen counts).
+    var sessionEvents: [SessionEvent] = []
+    /// Quirk ids whose lesson card was shown in this run: each pauses once.
+    var lessonsShown: Set<String> = []
+    var lessonContinuation: CheckedContinuation<Void, Never>?
     var signalSources: [any DispatchSourceSignal] = []
 
     var sendDecisionContinuation: CheckedContinuation<SendDecision, Never>?
@@ -131,7 +144,12 @@ public final class TerminalWalkthrough: WalkthroughPresenter {
     func finished(_ result: RunOutcome) {
         outcome = result
         switch result {
-        case .completed: screen.mode = .complete
+        case .completed:
+            screen.mode = .complete
+            screen.scroll[.response] = 0
+            screen.quirksMet = QuirksMet(
+                events: sessionEvents, summaries: { [configuration] in configuration.quirkSummaries[$0] },
+                raisable: configuration.raisableQuirkIDs)
         case .blocked(let advice): screen.mode = .stopped(advice)
         case .failed(let message): screen.mode = .stopped(message)
         case .quit: quitRequested = true
@@ -163,6 +181,13 @@ public final class TerminalWalkthrough: WalkthroughPresenter {
         failedContinuation?.resume(returning: .quit)
         failedContinuation = nil
         resumeWait(.quit)
+        dismissLesson()
+    }
+
+    func dismissLesson() {
+        screen.lesson = nil
+        lessonContinuation?.resume()
+        lessonContinuation = nil
     }
 
     func resumeWait(_ value: WaitResult) {
@@ -179,6 +204,16 @@ public final class TerminalWalkthrough: WalkthroughPresenter {
         if key == .resize { return }
         if screen.showHelp {
             if key == .escape || key == .character("?") || key == .character("q") { screen.showHelp = false }
+            return
+        }
+        if screen.lesson != nil {
+            // The lesson stays until Enter: nothing else moves the walkthrough on.
+            switch key {
+            case .enter: dismissLesson()
+            case .character("q"): quitRequested = true
+            case .character("?"): screen.showHelp = true
+            default: break
+            }
             return
         }
         if case .input(var request, var text) = screen.mode {
@@ -232,6 +267,8 @@ public final class TerminalWalkthrough: WalkthroughPresenter {
         case .character("h"): screen.showResponseHeaders.toggle()
         case .character("s"): screen.revealSecrets.toggle()
         case .character("c"): copyCurl()
+        case .character("["), .left: browse(by: -1)
+        case .character("]"), .right: browse(by: 1)
         default: handleModeKey(key)
         }
     }
@@ -245,6 +282,7 @@ public final class TerminalWalkthrough: WalkthroughPresenter {
         let panes = WalkthroughScreen.Pane.allCases
         let index = panes.firstIndex(of: screen.focus) ?? 0
         screen.focus = panes[(index + step + panes.count) % panes.count]
+        if screen.focus == .request, !screen.hasNextRequest, screen.exchange != nil { cycleFocus(by: step) }
     }
 
     func scroll(by lines: Int) {
@@ -252,12 +290,37 @@ public final class TerminalWalkthrough: WalkthroughPresenter {
         screen.scroll[screen.focus] = max(0, min(scrollLimit(screen.focus), current + lines))
     }
 
+    /// Moves through the step's exchanges (folded polls count as one); past the last, follows
+    /// the newest again.
+    func browse(by step: Int) {
+        let entries = screen.exchangeEntries
+        guard entries.count > 1 else {
+            screen.flash = entries.isEmpty ? "No exchange in this step yet" : "This step has one exchange so far"
+            return
+        }
+        let current = screen.browsedEntry ?? (entries.count - 1)
+        let next = max(0, min(entries.count - 1, current + step))
+        screen.browsedEntry = next == entries.count - 1 ? nil : next
+        show(entries[next].last)
+        screen.scroll[.response] = 0
+        screen.focus = .response
+    }
+
+    /// Shows `exchange` in the exchange section.
+    func show(_ exchange: ExchangeRecord) {
+        screen.exchange = exchange
+        screen.responseBody = exchange.responseBody.map { PrettyBody(text: $0) }
+    }
+
     /// The largest useful offset of a pane: its line count (the renderer clamps to its height).
     func scrollLimit(_ pane: WalkthroughScreen.Pane) -> Int {
         switch pane {
         case .steps: 0
+        case .explanation: max(0, screen.explanation.count / 20)
         case .request: (screen.previewBody?.lines.count ?? 0) + (screen.preview?.headers.count ?? 0) + 2
-        case .response: (screen.responseBody?.lines.count ?? 0) + screen.captures.count + screen.notes.count * 3 + 8
+        case .response:
+            (screen.responseBody?.lines.count ?? 0) + screen.captures.count + screen.notes.count * 6
+                + (screen.exchange?.requestBody?.count ?? 0) / 20 + (screen.quirksMet?.entries.count ?? 0) * 4 + 12
         }
     }
 
@@ -266,8 +329,6 @@ public final class TerminalWalkthrough: WalkthroughPresenter {
         case .confirm:
             if key == .enter {
                 screen.mode = .sending(since: Date())
-                screen.exchange = nil
-                screen.responseBody = nil
                 sendDecisionContinuation?.resume(returning: .send)
                 sendDecisionContinuation = nil
             } else if key == .character("e") {
@@ -399,17 +460,26 @@ extension TerminalWalkthrough {
         screen.explanation = step.explain
         screen.preview = nil
         screen.previewBody = nil
+        screen.previewSent = false
         screen.exchange = nil
         screen.responseBody = nil
+        screen.stepExchanges = []
+        screen.browsedEntry = nil
+        screen.watchedFields = [:]
+        for request in step.requests {
+            if let field = request.wait?.until.field { screen.watchedFields[request.id] = field }
+        }
         screen.captures = []
         screen.notes = []
         screen.scroll = [:]
         currentStepID = step.id
+        currentStep = step
         needsDraw = true
     }
 
     public func requestPreview(_ preview: RequestPreview) async {
         screen.preview = preview
+        screen.previewSent = false
         screen.previewBody = preview.body.map { PrettyBody(json: $0) }
         screen.scroll[.request] = 0
         needsDraw = true
@@ -423,9 +493,13 @@ extension TerminalWalkthrough {
     }
 
     public func exchange(_ exchange: ExchangeRecord) async {
-        screen.exchange = exchange
-        screen.responseBody = exchange.responseBody.map { PrettyBody(text: $0) }
-        screen.scroll[.response] = 0
+        if exchange.stepID != currentStepID { screen.stepExchanges = [] }
+        screen.stepExchanges.append(exchange)
+        if screen.preview?.requestID == exchange.requestID { screen.previewSent = true }
+        if screen.browsedEntry == nil {
+            show(exchange)
+            screen.scroll[.response] = 0
+        }
         needsDraw = true
     }
 
@@ -437,9 +511,32 @@ extension TerminalWalkthrough {
         needsDraw = true
     }
 
+    /// Notes of the step join the exchange section; the first time a note-quirk fires, the run
+    /// pauses on its lesson card until Enter.
     public func events(_ events: [SessionEvent]) async {
         screen.notes += events.filter { $0.stepID == currentStepID }
         needsDraw = true
+        for event in events where event.kind == .note {
+            guard let id = event.quirkID, !lessonsShown.contains(id), !quitRequested else { continue }
+            lessonsShown.insert(id)
+            screen.lesson = lesson(for: event)
+            needsDraw = true
+            await withCheckedContinuation { lessonContinuation = $0 }
+        }
+    }
+
+    /// The card for a note: the field its rule tests, and that field's value in the step's last response.
+    func lesson(for event: SessionEvent) -> WalkthroughScreen.Lesson {
+        let id = event.quirkID ?? ""
+        let requests = event.stepID == currentStepID ? currentStep?.requests ?? [] : []
+        let rule = requests.flatMap(\.quirks).first { $0.id == id && $0.effect == .note }
+        let field = rule?.when.field
+        var value: String?
+        if let field, let last = screen.stepExchanges.last, let body = last.responseBody, let json = try? JSONValue.parse(body) {
+            value = field.resolve(in: json).map(WalkthroughEngine.describe)
+        }
+        return WalkthroughScreen.Lesson(
+            quirkID: id, summary: configuration.quirkSummaries[id], explanation: event.text, field: field?.description, value: value)
     }
 
     public func ask(_ input: InputRequest) async -> String? {
@@ -496,7 +593,8 @@ extension TerminalWalkthrough {
 
     public func sessionChanged(_ session: Session, tokenExpiresAt: Date?) async {
         screen.steps = session.steps.map { ($0.title, $0.state) }
-        screen.cursor = min(session.cursor, max(0, session.steps.count - 1))
+        sessionEvents = session.events
+        // The cursor moves with `stepStarted`: a step's own lesson is shown under its title.
         screen.pinnedVersion = session.pinnedVersion
         screen.tokenExpiresAt = tokenExpiresAt
         needsDraw = true

@@ -147,3 +147,18 @@ public struct ScreenGrid: Sendable, Equatable {
     /// The whole screen as text.
     public var text: String { lines.joined(separator: "\n") }
 }
+
+extension ScreenGrid {
+    /// Replaces every character that is not ASCII with `fallback(character)` (one column; the
+    /// second column of a wide character becomes a space), for a terminal whose locale is not UTF-8.
+    public mutating func foldToASCII(_ fallback: (Character) -> Character) {
+        for index in cells.indices {
+            let cell = cells[index]
+            if cell.width == 0 {
+                cells[index] = Cell(text: " ", style: cell.style, width: 1)
+            } else if let character = cell.text.first, !cell.text.allSatisfy(\.isASCII) {
+                cells[index] = Cell(text: String(fallback(character)), style: cell.style, width: 1)
+            }
+        }
+    }
+}

@@ -25,6 +25,26 @@ public struct PrettyBody: Sendable {
     /// bytes rather than `Character`s skips grapheme breaking, which made splitting a 5 MB body the
     /// slowest part of showing it; a line feed is always a whole scalar, so every slice is valid.
     static func lines(of text: String) -> [Substring] {
+        // A native string's bytes are contiguous: scan them as a buffer, and make each line's
+        // bounds by offset (constant time on UTF-8 storage).
+        var contiguous = text
+        contiguous.makeContiguousUTF8()
+        let text = contiguous
+        let fast = text.utf8.withContiguousStorageIfAvailable { bytes -> [Substring] in
+            var lines: [Substring] = []
+            let utf8 = text.utf8
+            var lineStart = 0
+            var startIndex = utf8.startIndex
+            for offset in bytes.indices where bytes[offset] == UInt8(ascii: "\n") {
+                let endIndex = utf8.index(startIndex, offsetBy: offset - lineStart)
+                lines.append(text[startIndex..<endIndex])
+                lineStart = offset + 1
+                startIndex = utf8.index(after: endIndex)
+            }
+            lines.append(text[startIndex..<utf8.endIndex])
+            return lines
+        }
+        if let fast { return fast }
         var lines: [Substring] = []
         let utf8 = text.utf8
         var start = utf8.startIndex

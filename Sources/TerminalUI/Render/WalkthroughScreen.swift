@@ -30,7 +30,30 @@ public struct WalkthroughScreen: Sendable {
 
     /// Panes that Tab moves between; the focused one scrolls.
     public enum Pane: Int, Sendable, CaseIterable {
-        case steps, request, response
+        case steps, explanation, request, response
+    }
+
+    /// A note-quirk met for the first time: the card the walkthrough pauses on until Enter.
+    public struct Lesson: Sendable, Equatable {
+        /// The quirk id.
+        public var quirkID: String
+        /// The catalogue's one-line summary, when it has one.
+        public var summary: String?
+        /// The flow's explanation, rendered.
+        public var explanation: String
+        /// The response field the quirk is about (its rule's condition), when it names one.
+        public var field: String?
+        /// That field's value in the response, as text.
+        public var value: String?
+
+        /// Every field.
+        public init(quirkID: String, summary: String?, explanation: String, field: String?, value: String?) {
+            self.quirkID = quirkID
+            self.summary = summary
+            self.explanation = explanation
+            self.field = field
+            self.value = value
+        }
     }
 
     public var flowTitle: String
@@ -45,10 +68,23 @@ public struct WalkthroughScreen: Sendable {
     public var explanation: String
     public var preview: RequestPreview?
     public var previewBody: PrettyBody?
+    /// Whether the previewed request has been sent (then it is the last exchange's, not the next).
+    public var previewSent = false
+    /// The exchange shown (the last one, or the one browsed to).
     public var exchange: ExchangeRecord?
     public var responseBody: PrettyBody?
+    /// The current step's exchanges, oldest first (retries, re-authentication and polls included).
+    public var stepExchanges: [ExchangeRecord] = []
+    /// For each request id of the step that waits on a condition, the field the wait watches.
+    public var watchedFields: [String: JSONPath] = [:]
+    /// The entry of `exchangeEntries` browsed to with `[`/`]`; `nil` follows the last one.
+    public var browsedEntry: Int?
     public var captures: [(name: String, value: String)] = []
     public var notes: [SessionEvent] = []
+    /// The lesson card shown over the screen, until Enter.
+    public var lesson: Lesson?
+    /// The quirks met, shown on the last screen.
+    public var quirksMet: QuirksMet?
     public var mode: Mode
     public var focus: Pane = .request
     public var scroll: [Pane: Int] = [:]
@@ -72,31 +108,119 @@ public struct WalkthroughScreen: Sendable {
         self.mode = mode
     }
 
-    /// The keys that work right now, for the footer.
-    public var footerKeys: [(key: String, action: String)] {
-        var keys: [(String, String)] = []
+    /// The step's exchanges as the screen lists them: repeated polls of a waiting request fold
+    /// into one entry.
+    public var exchangeEntries: [ExchangeEntry] {
+        let exchanges = stepExchanges.isEmpty ? (exchange.map { [$0] } ?? []) : stepExchanges
+        return ExchangeEntry.entries(exchanges, watchedFields: watchedFields)
+    }
+
+    /// Whether a request is waiting for the go-ahead (or in flight) and has not been answered yet.
+    public var hasNextRequest: Bool { preview != nil && !previewSent }
+
+    /// The keys that work right now, for the footer: the key, what it does, and a shorter label
+    /// for narrow terminals.
+    public var footerKeys: [(key: String, action: String)] { footerEntries.map { ($0.key, $0.action) } }
+
+    /// The footer's keys with their short labels, most important first (`?` and `q` last, always kept).
+    var footerEntries: [FooterKey] {
+        var keys: [FooterKey] = []
+        if lesson != nil {
+            return [FooterKey("Enter", "go on", "go on"), FooterKey("?", "help", "help"), FooterKey("q", "quit", "quit")]
+        }
         switch mode {
         case .confirm:
-            keys += [("Enter", "send"), ("e", "edit body"), ("c", "copy curl"), ("s", revealSecrets ? "hide secrets" : "reveal")]
+            keys += [
+                FooterKey("Enter", "send", "send"), FooterKey("e", "edit body", "edit"), FooterKey("c", "copy curl", "curl"),
+                FooterKey("s", revealSecrets ? "hide secrets" : "reveal", revealSecrets ? "hide" : "reveal"),
+            ]
         case .blocked(let blocked, _):
-            keys += [("Enter", "recommended"), ("1-\(min(9, blocked.remedies.count))", "choose"), ("↑↓", "select")]
-        case .input: keys += [("Enter", "accept"), ("Esc", "cancel")]
-        case .waiting: keys += [("Esc", "stop waiting")]
-        case .failed: keys += [("r", "retry"), ("S", "skip step")]
-        case .resend: keys += [("Enter/y", "send again"), ("n", "don't")]
+            keys += [
+                FooterKey("Enter", "recommended", "pick"), FooterKey("1-\(min(9, blocked.remedies.count))", "choose", "choose"),
+                FooterKey("↑↓", "select", "select"),
+            ]
+        case .input: keys += [FooterKey("Enter", "accept", "accept"), FooterKey("Esc", "cancel", "cancel")]
+        case .waiting: keys += [FooterKey("Esc", "stop waiting", "stop")]
+        case .failed: keys += [FooterKey("r", "retry", "retry"), FooterKey("S", "skip step", "skip")]
+        case .resend: keys += [FooterKey("Enter/y", "send again", "resend"), FooterKey("n", "don't", "no")]
         case .sending, .starting, .complete, .stopped: break
         }
         if case .input = mode {
         } else {
-            keys += [("Tab", "focus"), ("j/k", "scroll"), ("h", "headers"), ("?", "help"), ("q", "quit")]
+            if exchangeEntries.count > 1 { keys.append(FooterKey("[ ]", "exchanges", "exch.")) }
+            keys += [
+                FooterKey("Tab", "focus", "focus"), FooterKey("j/k", "scroll", "scroll"), FooterKey("h", "headers", "hdrs"),
+                FooterKey("?", "help", "help"), FooterKey("q", "quit", "quit"),
+            ]
         }
         return keys
+    }
+}
+
+/// One key of the footer.
+struct FooterKey: Sendable {
+    var key: String
+    var action: String
+    var short: String
+
+    init(_ key: String, _ action: String, _ short: String) {
+        self.key = key
+        self.action = action
+        self.short = short
+    }
+}
+
+/// One entry of a step's exchanges: a single exchange, or a run of polls of the same waiting
+/// request folded together.
+public struct ExchangeEntry: Sendable {
+    /// The exchanges, oldest first; the last is the one shown.
+    public var exchanges: [ExchangeRecord]
+    /// The field the wait watches, when the entry is a run of polls.
+    public var watchedField: JSONPath?
+
+    /// The exchange shown for the entry.
+    public var last: ExchangeRecord { exchanges[exchanges.count - 1] }
+
+    /// How the watched field moved across the polls, repeats removed: `["CREATED", "REVIEW"]`.
+    public var values: [String] {
+        guard let watchedField else { return [] }
+        var values: [String] = []
+        for exchange in exchanges {
+            guard let body = exchange.responseBody, let json = try? JSONValue.parse(body) else { continue }
+            let value = watchedField.resolve(in: json).map(WalkthroughEngine.describe) ?? "—"
+            if values.last != value { values.append(value) }
+        }
+        return values
+    }
+
+    /// "polled 6×: CREATED → VERIFYING → REVIEW", for a run of more than one poll.
+    public func foldLine(times: String = "×", arrow: String = "→") -> String? {
+        guard exchanges.count > 1, watchedField != nil else { return nil }
+        let moved = values
+        return "polled \(exchanges.count)\(times)" + (moved.isEmpty ? "" : ": " + moved.joined(separator: " \(arrow) "))
+    }
+
+    /// Groups `exchanges`: consecutive exchanges of a request that waits on a field fold into one entry.
+    public static func entries(_ exchanges: [ExchangeRecord], watchedFields: [String: JSONPath]) -> [ExchangeEntry] {
+        var entries: [ExchangeEntry] = []
+        for exchange in exchanges {
+            if watchedFields[exchange.requestID] != nil, let last = entries.last, last.watchedField != nil,
+                last.last.requestID == exchange.requestID
+            {
+                entries[entries.count - 1].exchanges.append(exchange)
+            } else {
+                entries.append(ExchangeEntry(exchanges: [exchange], watchedField: watchedFields[exchange.requestID]))
+            }
+        }
+        return entries
     }
 }
 
 /// Which glyphs to draw with: Unicode, or ASCII when the locale is not UTF-8.
 public struct Glyphs: Sendable {
     public var pending, current, succeeded, blocked, failed, skipped, rule, bullet, spinner: [String]
+    /// Whether every glyph is ASCII: then the renderer folds any other character on screen to ASCII too.
+    public var isASCII = false
 
     public static let unicode = Glyphs(
         pending: ["○"], current: ["▶"], succeeded: ["✓"], blocked: ["⚑"], failed: ["✗"], skipped: ["↷"], rule: ["─"], bullet: ["•"],
@@ -104,7 +228,7 @@ public struct Glyphs: Sendable {
     )
     public static let ascii = Glyphs(
         pending: [" "], current: [">"], succeeded: ["+"], blocked: ["!"], failed: ["x"], skipped: ["-"], rule: ["-"], bullet: ["*"],
-        spinner: ["|", "/", "-", "\\"]
+        spinner: ["|", "/", "-", "\\"], isASCII: true
     )
 
     func glyph(for state: StepState, current: Bool) -> String {
@@ -114,6 +238,30 @@ public struct Glyphs: Sendable {
         case .blocked: blocked[0]
         case .failed: failed[0]
         default: current ? self.current[0] : pending[0]
+        }
+    }
+
+    /// The ASCII character drawn for `character` under a locale that is not UTF-8: one column for
+    /// one, so the layout stays the same.
+    static func asciiFallback(for character: Character) -> Character {
+        if character.isASCII { return character }
+        switch character {
+        case "│", "┃", "▏": return "|"
+        case "─", "━", "·", "—", "–", "↷": return "-"
+        case "…": return "."
+        case "→", "›", "▶", "▸": return ">"
+        case "←", "‹": return "<"
+        case "↑": return "^"
+        case "↓": return "v"
+        case "•", "●": return "*"
+        case "✓": return "+"
+        case "✗", "×": return "x"
+        case "⚑", "⚠": return "!"
+        case "ℹ": return "i"
+        case "“", "”", "«", "»": return "\""
+        case "‘", "’": return "'"
+        case "○": return "o"
+        default: return "?"
         }
     }
 }
@@ -134,6 +282,8 @@ public struct WalkthroughRenderer: Sendable {
 
     public static let minimumWidth = 80
     public static let minimumHeight = 24
+    /// Below this width the step list shrinks to glyphs and numbers.
+    public static let fullStepListWidth = 100
 
     func style(_ style: TextStyle) -> TextStyle {
         guard !colors else { return style }
@@ -141,6 +291,10 @@ public struct WalkthroughRenderer: Sendable {
         plain.color = nil
         return plain
     }
+
+    var separator: String { glyphs.isASCII ? "|" : "│" }
+    var dot: String { glyphs.isASCII ? "-" : "·" }
+    var arrow: String { glyphs.isASCII ? "->" : "→" }
 
     /// Masks a secret as `••••` plus its last four characters, unless revealed.
     public static func mask(_ value: String, secrets: [String], reveal: Bool, bullet: String = "•") -> String {
@@ -154,17 +308,19 @@ public struct WalkthroughRenderer: Sendable {
 
     public func render(_ screen: WalkthroughScreen, width: Int, height: Int) -> ScreenGrid {
         var grid = ScreenGrid(width: width, height: height)
-        guard width >= Self.minimumWidth, height >= Self.minimumHeight else {
+        if width >= Self.minimumWidth, height >= Self.minimumHeight {
+            renderHeader(screen, &grid)
+            let listWidth = stepListWidth(screen, width: width)
+            renderSteps(screen, &grid, width: listWidth)
+            for row in 1..<(height - 1) { grid.put(separator, row: row, column: listWidth, style: style(TextStyle(dim: true))) }
+            renderMain(screen, &grid, left: listWidth + 2, width: width - listWidth - 3)
+            renderFooter(screen, &grid)
+            if let lesson = screen.lesson { renderLesson(lesson, &grid) }
+            if screen.showHelp { renderHelp(&grid) }
+        } else {
             renderTooSmall(&grid)
-            return grid
         }
-        renderHeader(screen, &grid)
-        let listWidth = 30
-        renderSteps(screen, &grid, width: listWidth)
-        for row in 1..<(height - 1) { grid.put("│", row: row, column: listWidth, style: style(TextStyle(dim: true))) }
-        renderMain(screen, &grid, left: listWidth + 2, width: width - listWidth - 3)
-        renderFooter(screen, &grid)
-        if screen.showHelp { renderHelp(&grid) }
+        if glyphs.isASCII { grid.foldToASCII(Glyphs.asciiFallback) }
         return grid
     }
 
@@ -180,32 +336,126 @@ public struct WalkthroughRenderer: Sendable {
         }
     }
 
-    func renderHeader(_ screen: WalkthroughScreen, _ grid: inout ScreenGrid) {
-        let bar = style(TextStyle(reverse: true))
-        grid.fill(row: 0, column: 0, width: grid.width, style: bar)
-        var x = grid.put(" \(screen.flowTitle) ", row: 0, column: 0, style: style(TextStyle(bold: true, reverse: true)))
-        x = grid.put("│ session \(screen.sessionName) │ ", row: 0, column: x, style: bar)
-        if screen.isLocalEmulator {
-            x = grid.put(" LOCAL EMULATOR ", row: 0, column: x, style: style(TextStyle(color: .yellow, bold: true, reverse: true)))
-        } else {
-            x = grid.put(DisplayWidth.truncate(screen.targetLabel, to: 40), row: 0, column: x, style: bar)
-        }
-        x = grid.put(" │ version \(screen.pinnedVersion ?? "not pinned")", row: 0, column: x, style: bar)
+    // MARK: Header and footer
+
+    /// The header's parts, each with shorter forms, in the order they are shortened.
+    func headerParts(_ screen: WalkthroughScreen) -> [[String]] {
+        let target: [String] =
+            screen.isLocalEmulator
+            ? [" LOCAL EMULATOR ", " LOCAL "]
+            : [screen.targetLabel, URL(string: screen.targetLabel)?.host ?? screen.targetLabel]
+        let version: [String] =
+            screen.pinnedVersion.map { ["version \($0)", "v\($0)"] } ?? ["version not pinned", "not pinned", "unpinned"]
+        let token: [String]
         if let expiry = screen.tokenExpiresAt {
             let left = max(0, Int(expiry.timeIntervalSince(now)))
-            grid.put(" │ token \(left / 60):\(String(format: "%02d", left % 60))", row: 0, column: x, style: bar)
+            let clock = "\(left / 60):\(String(format: "%02d", left % 60))"
+            token = ["token \(clock)", "tok \(clock)"]
         } else {
-            grid.put(" │ no token yet", row: 0, column: x, style: bar)
+            token = ["no token yet", "no token"]
+        }
+        return [[" \(screen.flowTitle) "], ["session \(screen.sessionName)", screen.sessionName], target, version, token]
+    }
+
+    /// The header: every part whole, shortened (then dropped from the right) to fit the width.
+    func renderHeader(_ screen: WalkthroughScreen, _ grid: inout ScreenGrid) {
+        let parts = headerParts(screen)
+        var level = parts.map { _ in 0 }
+        var count = parts.count
+        func width() -> Int {
+            (0..<count).reduce(0) { $0 + DisplayWidth.of(parts[$1][level[$1]]) } + max(0, count - 1) * 3
+        }
+        // Shorten the session, the version, the token, the target, in that order; then drop parts.
+        for index in [1, 3, 4, 2] {
+            while width() > grid.width, level[index] < parts[index].count - 1 { level[index] += 1 }
+        }
+        while width() > grid.width, count > 1 { count -= 1 }
+        let bar = style(TextStyle(reverse: true))
+        grid.fill(row: 0, column: 0, width: grid.width, style: bar)
+        var x = 0
+        for index in 0..<count {
+            let text = parts[index][level[index]]
+            if index > 0 { x = grid.put(" \(separator) ", row: 0, column: x, style: bar) }
+            let partStyle: TextStyle =
+                index == 0
+                ? style(TextStyle(bold: true, reverse: true))
+                : index == 2 && screen.isLocalEmulator ? style(TextStyle(color: .yellow, bold: true, reverse: true)) : bar
+            x = grid.put(text, row: 0, column: x, style: partStyle)
         }
     }
 
+    /// The footer: each key with its whole label; shorter labels, then fewer keys (`?` and `q`
+    /// stay) when the width asks for it.
+    func renderFooter(_ screen: WalkthroughScreen, _ grid: inout ScreenGrid) {
+        let row = grid.height - 1
+        grid.fill(row: row, column: 0, width: grid.width, style: style(TextStyle(reverse: true)))
+        if let flash = screen.flash {
+            var lines = wrap(flash, width: grid.width - 2)
+            if lines.count > 1 {
+                // Two rows for a long message; the path it names stays whole.
+                grid.fill(row: row - 1, column: 0, width: grid.width, style: style(TextStyle(reverse: true)))
+                lines = Array(lines.prefix(2))
+                for (offset, line) in lines.enumerated() {
+                    grid.put(line, row: row - 1 + offset, column: 1, style: style(TextStyle(color: .yellow, bold: true, reverse: true)))
+                }
+            } else {
+                grid.put(flash, row: row, column: 1, style: style(TextStyle(color: .yellow, bold: true, reverse: true)))
+            }
+            return
+        }
+        var keys = screen.footerEntries
+        let available = grid.width - 2
+        func width(_ keys: [FooterKey], short: Bool, gap: Int) -> Int {
+            keys.reduce(0) { $0 + DisplayWidth.of($1.key) + 1 + DisplayWidth.of(short ? $1.short : $1.action) } + gap
+                * max(0, keys.count - 1)
+        }
+        var short = false
+        var gap = 2
+        if width(keys, short: false, gap: 2) > available { gap = 1 }
+        if width(keys, short: false, gap: gap) > available { short = true }
+        while width(keys, short: short, gap: gap) > available, keys.count > 2 { keys.remove(at: keys.count - 3) }
+        var x = 1
+        for (index, key) in keys.enumerated() {
+            if index > 0 { x += gap }
+            x = grid.put(key.key, row: row, column: x, style: style(TextStyle(bold: true, reverse: true)))
+            x = grid.put(" " + (short ? key.short : key.action), row: row, column: x, style: style(TextStyle(reverse: true)))
+        }
+    }
+
+    // MARK: Step list
+
+    /// Whole titles from 100 columns (wrapped to a second line when one is long); glyphs and
+    /// numbers below.
+    func stepListWidth(_ screen: WalkthroughScreen, width: Int) -> Int {
+        guard width >= Self.fullStepListWidth else { return 6 }
+        let longest = screen.steps.enumerated().map { DisplayWidth.of("\($0.offset + 1). \($0.element.title)") + 2 }.max() ?? 20
+        return min(max(longest + 2, 20), width >= 120 ? width * 2 / 5 : width * 3 / 10)
+    }
+
     func renderSteps(_ screen: WalkthroughScreen, _ grid: inout ScreenGrid, width: Int) {
-        grid.put("Steps", row: 2, column: 1, style: style(TextStyle(bold: true, underline: screen.focus == .steps)))
+        let compact = width < 12
+        grid.put(compact ? "#" : "Steps", row: 2, column: 1, style: style(TextStyle(bold: true, underline: screen.focus == .steps)))
+        // Each step: its lines (a long title wraps), then a blank line while there is room.
+        var blocks: [[String]] = []
         for (index, step) in screen.steps.enumerated() {
-            let row = 4 + index * 2
-            guard row < grid.height - 2 else { break }
+            let glyph = glyphs.glyph(for: step.state, current: index == screen.cursor)
+            if compact {
+                blocks.append(["\(glyph) \(index + 1)"])
+            } else {
+                let number = "\(index + 1). "
+                let lines = wrap(step.title, width: width - 4 - DisplayWidth.of(number))
+                blocks.append(
+                    lines.enumerated().map {
+                        $0.offset == 0 ? "\(glyph) \(number)\($0.element)" : "  " + String(repeating: " ", count: number.count) + $0.element
+                    })
+            }
+        }
+        let available = grid.height - 2 - 4
+        let spaced = blocks.reduce(0) { $0 + $1.count + 1 } <= available + 1
+        var row = 4
+        for (index, lines) in blocks.enumerated() {
+            let step = screen.steps[index]
             let current = index == screen.cursor
-            let glyph = glyphs.glyph(for: step.state, current: current)
             let color: TerminalColor? =
                 switch step.state {
                 case .succeeded: .green
@@ -213,77 +463,161 @@ public struct WalkthroughRenderer: Sendable {
                 case .failed: .red
                 default: current ? .cyan : nil
                 }
-            let text = DisplayWidth.truncate("\(glyph) \(index + 1). \(step.title)", to: width - 2)
-            grid.put(text, row: row, column: 1, style: style(TextStyle(color: color, bold: current, dim: step.state == .skipped)))
+            for line in lines where row < grid.height - 1 {
+                grid.put(line, row: row, column: 1, style: style(TextStyle(color: color, bold: current, dim: step.state == .skipped)))
+                row += 1
+            }
+            if spaced { row += 1 }
         }
     }
 
-    func renderFooter(_ screen: WalkthroughScreen, _ grid: inout ScreenGrid) {
-        let row = grid.height - 1
-        grid.fill(row: row, column: 0, width: grid.width, style: style(TextStyle(reverse: true)))
-        var x = 1
-        if let flash = screen.flash {
-            grid.put(
-                DisplayWidth.truncate(flash, to: grid.width - 2), row: row, column: 1,
-                style: style(TextStyle(color: .yellow, bold: true, reverse: true)))
-            return
-        }
-        for key in screen.footerKeys {
-            guard x < grid.width - 4 else { break }
-            x = grid.put(key.key, row: row, column: x, style: style(TextStyle(bold: true, reverse: true)))
-            x = grid.put(" \(key.action)  ", row: row, column: x, style: style(TextStyle(reverse: true)))
-        }
-    }
+    // MARK: Main area
 
-    /// The current step: title, explanation, request, response, captures, notes, and the panel.
+    /// The current step: title, explanation, the last exchange, the next request, and the panel.
     func renderMain(_ screen: WalkthroughScreen, _ grid: inout ScreenGrid, left: Int, width: Int) {
         var row = 2
         let bottom = grid.height - 2
         let title =
             screen.cursor < screen.steps.count
-            ? "Step \(screen.cursor + 1) of \(screen.steps.count) · \(screen.steps[screen.cursor].title)" : "Walkthrough"
-        grid.put(DisplayWidth.truncate(title, to: width), row: row, column: left, style: style(TextStyle(bold: true)))
-        row += 1
-        for line in wrap(screen.explanation, width: width).prefix(4) {
-            grid.put(line, row: row, column: left, style: style(TextStyle(dim: true)))
+            ? "Step \(screen.cursor + 1) of \(screen.steps.count) \(dot) \(screen.steps[screen.cursor].title)" : "Walkthrough"
+        for line in wrap(title, width: width).prefix(2) {
+            grid.put(line, row: row, column: left, style: style(TextStyle(bold: true)))
             row += 1
         }
-        row += 1
+        if case .complete = screen.mode {
+            renderComplete(screen, &grid, top: row, left: left, width: width, bottom: bottom)
+            return
+        }
         let panel = panelLines(screen, width: width)
-        let panelTop = max(row + 6, bottom - panel.count)
+        let total = bottom - row + 1
+        // The panel first, the sections at least 3 rows each, the explanation what is left (up to
+        // a third), scrolled with a "more" mark when it does not fit.
+        let sectionCount = (screen.exchange != nil ? 1 : 0) + (screen.hasNextRequest || screen.exchange == nil ? 1 : 0)
+        let panelHeight = min(panel.count, max(2, total - sectionCount * 4 - 3))
+        let explanation = wrap(screen.explanation, width: width)
+        let explanationRoom = max(
+            2, min(explanation.count, max(3, total * 2 / 7), total - panelHeight - sectionCount * 4 - 1))
+        row = renderExplanation(explanation, screen, &grid, top: row, left: left, width: width, height: explanationRoom)
+        row += 1
+        let panelTop = bottom - panelHeight + 1
         let available = panelTop - row - 1
-        // Until there is a response, the request takes the room; then they share it.
-        let requestLines = (screen.preview?.headers.count ?? 0) + (screen.previewBody?.lines.count ?? 0) + 3
-        let requestHeight = screen.exchange == nil ? max(3, available - 3) : max(3, min(requestLines, available / 2))
-        let responseHeight = max(3, available - requestHeight)
-        row = renderRequest(screen, &grid, top: row, left: left, width: width, height: requestHeight)
-        row = renderResponse(screen, &grid, top: row, left: left, width: width, height: responseHeight)
+        if screen.exchange != nil, screen.hasNextRequest {
+            let requestLines = (screen.preview?.headers.count ?? 0) + (screen.previewBody?.lines.count ?? 0) + 3
+            let requestHeight = max(3, min(requestLines, available / 2))
+            row = renderExchange(screen, &grid, top: row, left: left, width: width, height: available - requestHeight)
+            _ = renderRequest(screen, &grid, top: row, left: left, width: width, height: requestHeight)
+        } else if screen.exchange != nil {
+            _ = renderExchange(screen, &grid, top: row, left: left, width: width, height: available)
+        } else {
+            _ = renderRequest(screen, &grid, top: row, left: left, width: width, height: available)
+        }
         var panelRow = panelTop
-        for (text, lineStyle) in panel where panelRow <= bottom {
-            grid.put(DisplayWidth.truncate(text, to: width), row: panelRow, column: left, style: style(lineStyle))
+        let shownPanel = panel.count > panelHeight ? Array(panel.prefix(panelHeight - 1)) : panel
+        for (text, lineStyle) in shownPanel where panelRow <= bottom {
+            grid.put(text, row: panelRow, column: left, style: style(lineStyle))
             panelRow += 1
+        }
+        if panel.count > panelHeight {
+            grid.put(
+                "\(glyphs.isASCII ? "v" : "↓") more below the fold: make the window taller", row: panelRow, column: left,
+                style: style(TextStyle(color: .yellow, dim: true)))
+        }
+    }
+
+    /// The explanation in `height` rows; when longer, the rows scroll (Tab to it, j/k) under a
+    /// "more" mark that says how much is hidden.
+    func renderExplanation(
+        _ lines: [String], _ screen: WalkthroughScreen, _ grid: inout ScreenGrid, top: Int, left: Int, width: Int, height: Int
+    ) -> Int {
+        guard lines.count > height else {
+            for (offset, line) in lines.enumerated() {
+                grid.put(line, row: top + offset, column: left, style: style(TextStyle(dim: true)))
+            }
+            return top + lines.count
+        }
+        let room = max(1, height - 1)
+        let offset = min(max(0, screen.scroll[.explanation] ?? 0), lines.count - room)
+        for index in 0..<room {
+            grid.put(lines[offset + index], row: top + index, column: left, style: style(TextStyle(dim: true)))
+        }
+        let hidden = lines.count - room
+        let up = glyphs.isASCII ? "^" : "↑"
+        let down = glyphs.isASCII ? "v" : "↓"
+        let mark =
+            offset + room < lines.count
+            ? "\(down) more: \(lines.count - offset - room) of \(lines.count) lines below (Tab to it, then j)"
+            : "\(up) \(hidden) lines above (k)"
+        grid.put(
+            mark, row: top + room, column: left,
+            style: style(TextStyle(color: .yellow, bold: screen.focus == .explanation, underline: screen.focus == .explanation)))
+        return top + height
+    }
+
+    /// The last screen: done, and the quirks met with their summaries.
+    func renderComplete(_ screen: WalkthroughScreen, _ grid: inout ScreenGrid, top: Int, left: Int, width: Int, bottom: Int) {
+        var lines: [(String, TextStyle)] = [
+            ("", .plain), ("\(glyphs.succeeded[0]) Walkthrough complete", TextStyle(color: .green, bold: true)), ("", .plain),
+        ]
+        if let met = screen.quirksMet {
+            lines.append(("What you met: \(met.countLine)", TextStyle(bold: true)))
+            for entry in met.entries {
+                let text = "\(entry.summary ?? "")\(entry.blocked ? " (stopped a step)" : "")"
+                let wrapped = wrap(text, width: max(10, width - 4))
+                lines.append(("\(glyphs.bullet[0]) \(entry.id)", TextStyle(color: entry.blocked ? .yellow : .blue, bold: true)))
+                for line in wrapped { lines.append(("    " + line, .plain)) }
+            }
+            lines.append(("", .plain))
+        }
+        for line in wrap("All steps are done. q quits; `kira-walkthrough status` shows what was kept.", width: width) {
+            lines.append((line, .plain))
+        }
+        let height = bottom - top + 1
+        let offset = min(max(0, screen.scroll[.response] ?? 0), max(0, lines.count - height))
+        for index in offset..<min(lines.count, offset + height) {
+            grid.put(lines[index].0, row: top + index - offset, column: left, style: style(lines[index].1))
+        }
+        if lines.count > height {
+            renderPosition(
+                first: offset + 1, last: min(lines.count, offset + height), total: lines.count, &grid, row: top, left: left, width: width)
         }
     }
 
     func sectionTitle(_ text: String, focused: Bool, _ grid: inout ScreenGrid, row: Int, left: Int, width: Int) {
         let rule = glyphs.rule[0]
         let label = "\(rule)\(rule) \(text) "
-        let end = grid.put(label, row: row, column: left, style: style(TextStyle(bold: true, underline: focused)))
+        let end = grid.put(label, row: row, column: left, style: style(TextStyle(bold: true, underline: focused)), limit: width)
         let rest = max(0, width - (end - left))
         grid.put(String(repeating: rule, count: rest), row: row, column: end, style: style(TextStyle(dim: true)))
     }
 
+    /// The next request: what Enter sends.
     func renderRequest(_ screen: WalkthroughScreen, _ grid: inout ScreenGrid, top: Int, left: Int, width: Int, height: Int) -> Int {
-        sectionTitle("Request it will send", focused: screen.focus == .request, &grid, row: top, left: left, width: width)
-        guard let preview = screen.preview else {
-            grid.put("(no request yet)", row: top + 1, column: left, style: style(TextStyle(dim: true)))
+        sectionTitle("Request it will send next", focused: screen.focus == .request, &grid, row: top, left: left, width: width)
+        guard let preview = screen.preview, screen.hasNextRequest else {
+            let text: String
+            if case .sending(let since) = screen.mode {
+                let elapsed = now.timeIntervalSince(since)
+                text = "\(glyphs.spinner[Int(elapsed * 10) % glyphs.spinner.count]) working… \(String(format: "%.1f", elapsed)) s"
+            } else {
+                text = "(no request yet)"
+            }
+            grid.put(text, row: top + 1, column: left, style: style(TextStyle(dim: true)))
             return top + height
         }
         var lines: [[(String, TextStyle)]] = []
         lines.append([(preview.method + " ", style(TextStyle(color: .magenta, bold: true))), (preview.url, .plain)])
         if let label = preview.label { lines.append([("# " + label, style(TextStyle(dim: true)))]) }
+        if case .sending(let since) = screen.mode {
+            let elapsed = now.timeIntervalSince(since)
+            lines.append([
+                (
+                    "\(glyphs.spinner[Int(elapsed * 10) % glyphs.spinner.count]) sending… \(String(format: "%.1f", elapsed)) s",
+                    style(TextStyle(color: .cyan))
+                )
+            ])
+        }
         for header in preview.headers {
-            let value = Self.mask(header.value, secrets: preview.secrets, reveal: screen.revealSecrets)
+            let value = Self.mask(header.value, secrets: preview.secrets, reveal: screen.revealSecrets, bullet: glyphs.bullet[0])
             lines.append([(header.name + ": ", style(TextStyle(color: .cyan))), (value, .plain)])
         }
         let headerCount = lines.count
@@ -295,7 +629,9 @@ public struct WalkthroughRenderer: Sendable {
             if index < headerCount {
                 drawSpans(lines[index], &grid, row: row, left: left, width: width)
             } else if let body {
-                let line = Self.mask(String(body.lines[index - headerCount]), secrets: preview.secrets, reveal: screen.revealSecrets)
+                let line = Self.mask(
+                    String(body.lines[index - headerCount]), secrets: preview.secrets, reveal: screen.revealSecrets,
+                    bullet: glyphs.bullet[0])
                 drawSpans(
                     PrettyBody.spans(of: Substring(line), colored: body.isJSON).map { ($0.0, style($0.1)) }, &grid, row: row, left: left,
                     width: width)
@@ -308,31 +644,60 @@ public struct WalkthroughRenderer: Sendable {
         return top + height
     }
 
-    func renderResponse(_ screen: WalkthroughScreen, _ grid: inout ScreenGrid, top: Int, left: Int, width: Int, height: Int) -> Int {
-        sectionTitle("Response it got", focused: screen.focus == .response, &grid, row: top, left: left, width: width)
-        guard let exchange = screen.exchange else {
-            let text: String
-            switch screen.mode {
-            case .sending(let since):
-                let elapsed = now.timeIntervalSince(since)
-                text = "\(glyphs.spinner[Int(elapsed * 10) % glyphs.spinner.count]) sending… \(String(format: "%.1f", elapsed)) s"
-            default: text = "(not sent yet)"
-            }
-            grid.put(text, row: top + 1, column: left, style: style(TextStyle(dim: true)))
-            return top + height
-        }
+    /// The path of a URL (what the title shows), or the URL when it has none.
+    static func path(of url: String) -> String {
+        guard let parsed = URL(string: url), !parsed.path.isEmpty else { return url }
+        return parsed.path + (parsed.query.map { "?\($0)" } ?? "")
+    }
+
+    /// The last exchange (or the one browsed to) as one unit: the request sent and the response
+    /// it got, under one title with method, path, status and time.
+    func renderExchange(_ screen: WalkthroughScreen, _ grid: inout ScreenGrid, top: Int, left: Int, width: Int, height: Int) -> Int {
+        guard let exchange = screen.exchange else { return top }
+        let entries = screen.exchangeEntries
+        let index = min(screen.browsedEntry ?? (entries.count - 1), max(0, entries.count - 1))
+        let status = exchange.status.map { "\($0) \(HTTPReason.text($0))" } ?? "no response"
+        let which = screen.browsedEntry == nil || index == entries.count - 1 ? "Last exchange" : "Exchange"
+        let position = entries.count > 1 ? " [\(index + 1)/\(entries.count)]" : ""
+        let title =
+            "\(which)\(position): \(exchange.method) \(Self.path(of: exchange.url)) \(arrow) \(status) \(dot) \(String(format: "%.0f ms", exchange.durationMilliseconds))"
+        sectionTitle(title, focused: screen.focus == .response, &grid, row: top, left: left, width: width)
         var lines: [[(String, TextStyle)]] = []
+        if entries.indices.contains(index),
+            let fold = entries[index].foldLine(times: glyphs.isASCII ? "x" : "×", arrow: glyphs.isASCII ? "->" : "→")
+        {
+            lines.append([(fold, style(TextStyle(color: .cyan, bold: true)))])
+        }
+        if let note = exchange.note { lines.append([("(\(note))", style(TextStyle(dim: true)))]) }
+        lines.append([
+            ("\(glyphs.isASCII ? ">" : "→") ", style(TextStyle(dim: true))),
+            (exchange.method + " ", style(TextStyle(color: .magenta, bold: true))),
+            (exchange.url, .plain),
+        ])
+        if screen.showResponseHeaders {
+            for header in exchange.requestHeaders where header.count == 2 {
+                lines.append([("  " + header[0] + ": ", style(TextStyle(color: .cyan))), (header[1], .plain)])
+            }
+        }
+        if let requestBody = exchange.requestBody {
+            let pretty = PrettyBody(text: requestBody)
+            for line in pretty.lines.prefix(40) {
+                lines.append(PrettyBody.spans(of: Substring("  " + line), colored: pretty.isJSON).map { ($0.0, style($0.1)) })
+            }
+        }
         if let status = exchange.status {
             let color: TerminalColor = status < 300 ? .green : status < 500 ? .yellow : .red
             lines.append([
+                ("\(glyphs.isASCII ? "<" : "←") ", style(TextStyle(dim: true))),
                 ("\(status) \(HTTPReason.text(status))", style(TextStyle(color: color, bold: true))),
                 (String(format: "  %.0f ms", exchange.durationMilliseconds), style(TextStyle(dim: true))),
-                (exchange.note.map { "  (\($0))" } ?? "", style(TextStyle(dim: true))),
             ])
         } else {
             lines.append([("No response: \(exchange.error ?? "unknown error")", style(TextStyle(color: .red, bold: true)))])
         }
-        if exchange.status != nil, let error = exchange.error { lines.append([("⚠ " + error, style(TextStyle(color: .yellow)))]) }
+        if exchange.status != nil, let error = exchange.error {
+            lines.append([("\(glyphs.isASCII ? "!" : "⚠") " + error, style(TextStyle(color: .yellow)))])
+        }
         if screen.showResponseHeaders {
             for header in exchange.responseHeaders where header.count == 2 {
                 lines.append([(header[0] + ": ", style(TextStyle(color: .cyan))), (header[1], .plain)])
@@ -340,7 +705,7 @@ public struct WalkthroughRenderer: Sendable {
         }
         let headerCount = lines.count
         let body = screen.responseBody
-        let trailer = trailerLines(screen)
+        let trailer = trailerLines(screen, width: width)
         let total = headerCount + (body?.lines.count ?? 0) + trailer.count
         let offset = min(max(0, screen.scroll[.response] ?? 0), max(0, total - (height - 1)))
         for index in offset..<min(total, offset + height - 1) {
@@ -358,29 +723,31 @@ public struct WalkthroughRenderer: Sendable {
         }
         if total > height - 1 {
             renderPosition(
-                first: offset + 1, last: min(total, offset + height - 1), total: total, &grid, row: top, left: left, width: width)
+                first: offset + 1, last: min(total, offset + height - 1), total: total, &grid, row: top + height - 1, left: left,
+                width: width)
         }
         return top + height
     }
 
-    /// `[first-last/total]` at the right end of a section's title line, whole whatever its length.
+    /// `[first-last/total]` at the right end of a row, whole whatever its length.
     func renderPosition(first: Int, last: Int, total: Int, _ grid: inout ScreenGrid, row: Int, left: Int, width: Int) {
         let label = "[\(first)-\(last)/\(total)]"
         grid.put(label, row: row, column: max(left, left + width - DisplayWidth.of(label) - 2), style: style(TextStyle(dim: true)))
     }
 
     /// Captures and notes, shown after the response body.
-    func trailerLines(_ screen: WalkthroughScreen) -> [(String, TextStyle)] {
+    func trailerLines(_ screen: WalkthroughScreen, width: Int) -> [(String, TextStyle)] {
         var lines: [(String, TextStyle)] = []
         if !screen.captures.isEmpty {
             lines.append(("", .plain))
             lines.append(("Captured", TextStyle(bold: true)))
             for capture in screen.captures { lines.append(("  \(capture.name) = \(capture.value)", TextStyle(color: .green))) }
         }
+        let info = glyphs.isASCII ? "i" : "ℹ"
         for note in screen.notes where note.kind == .note || note.kind == .search || note.kind == .operator {
             lines.append(("", .plain))
-            let prefix = note.quirkID.map { "ℹ \($0): " } ?? "ℹ "
-            for (index, line) in wrap(prefix + note.text, width: 90).enumerated() {
+            let prefix = note.quirkID.map { "\(info) \($0): " } ?? "\(info) "
+            for (index, line) in wrap(prefix + note.text, width: width).enumerated() {
                 lines.append((line, TextStyle(color: index == 0 ? .blue : nil)))
             }
         }
@@ -398,82 +765,121 @@ public struct WalkthroughRenderer: Sendable {
         }
     }
 
-    /// The action panel: what the step needs now.
+    /// The action panel: what the step needs now. Every line is wrapped whole.
     func panelLines(_ screen: WalkthroughScreen, width: Int) -> [(String, TextStyle)] {
         var lines: [(String, TextStyle)] = []
+        func add(_ text: String, _ lineStyle: TextStyle, indent: String = "") {
+            for line in wrap(text, width: width - DisplayWidth.of(indent)) { lines.append((indent + line, lineStyle)) }
+        }
         switch screen.mode {
         case .starting(let message):
-            lines.append(
-                ("\(glyphs.spinner[Int(now.timeIntervalSince1970 * 10) % glyphs.spinner.count]) \(message)", TextStyle(color: .cyan)))
+            add("\(glyphs.spinner[Int(now.timeIntervalSince1970 * 10) % glyphs.spinner.count]) \(message)", TextStyle(color: .cyan))
         case .confirm:
-            lines.append(("Press Enter to send this request.", TextStyle(color: .cyan, bold: true)))
+            add("Press Enter to send this request.", TextStyle(color: .cyan, bold: true))
         case .sending(let since):
-            lines.append(
-                (
-                    "\(glyphs.spinner[Int(now.timeIntervalSince(since) * 10) % glyphs.spinner.count]) Sending… \(String(format: "%.1f", now.timeIntervalSince(since))) s",
-                    TextStyle(color: .cyan)
-                ))
+            add(
+                "\(glyphs.spinner[Int(now.timeIntervalSince(since) * 10) % glyphs.spinner.count]) Working… \(String(format: "%.1f", now.timeIntervalSince(since))) s",
+                TextStyle(color: .cyan))
         case .waiting(let next, let attempt, let quirk, let explain):
             let left = max(0, next.timeIntervalSince(now))
-            lines.append(
-                (
-                    "\(glyphs.spinner[Int(now.timeIntervalSince1970 * 10) % glyphs.spinner.count]) Waiting\(quirk.map { " on \($0)" } ?? ""): poll \(attempt + 1) in \(String(format: "%.1f", left)) s",
-                    TextStyle(color: .cyan, bold: true)
-                ))
-            if let explain { for line in wrap(explain, width: width) { lines.append((line, TextStyle(dim: true))) } }
+            add(
+                "\(glyphs.spinner[Int(now.timeIntervalSince1970 * 10) % glyphs.spinner.count]) Waiting\(quirk.map { " on \($0)" } ?? ""): poll \(attempt + 1) in \(String(format: "%.1f", left)) s",
+                TextStyle(color: .cyan, bold: true))
+            if let explain { add(explain, TextStyle(dim: true)) }
         case .input(let request, let text):
-            lines.append((request.prompt + (request.optional ? " (optional)" : ""), TextStyle(bold: true)))
+            add(request.prompt + (request.optional ? " (optional)" : ""), TextStyle(bold: true))
             let shown = request.secret ? String(repeating: glyphs.bullet[0], count: text.count) : text
             let placeholder = text.isEmpty ? (request.defaultValue.map { "  (Enter for \($0))" } ?? "") : ""
-            lines.append(("› " + shown + "▏" + placeholder, TextStyle(color: .cyan)))
-            if let error = request.error { lines.append(("✗ " + error, TextStyle(color: .red))) }
+            lines.append(((glyphs.isASCII ? "> " : "› ") + shown + (glyphs.isASCII ? "_" : "▏") + placeholder, TextStyle(color: .cyan)))
+            if let error = request.error { add("\(glyphs.failed[0]) " + error, TextStyle(color: .red)) }
         case .blocked(let blocked, let selection):
-            lines.append(("\(glyphs.blocked[0]) Stopped on \(blocked.quirkID)", TextStyle(color: .yellow, bold: true)))
-            for line in wrap(blocked.explanation, width: width).prefix(5) { lines.append((line, .plain)) }
+            add("\(glyphs.blocked[0]) Stopped on \(blocked.quirkID)", TextStyle(color: .yellow, bold: true))
+            add(blocked.explanation, .plain)
             for (index, remedy) in blocked.remedies.enumerated() {
                 let marker = index == selection ? glyphs.current[0] : " "
                 let tag =
-                    remedy.recommended ? "  (recommended)" : remedy.available ? "" : "  — \(remedy.unavailableReason ?? "unavailable")"
+                    remedy.recommended
+                    ? "  (recommended)"
+                    : remedy.available ? "" : "  \(glyphs.isASCII ? "-" : "—") \(remedy.unavailableReason ?? "unavailable")"
                 let lineStyle =
                     !remedy.available
                     ? TextStyle(dim: true)
                     : index == selection
                         ? TextStyle(color: .green, bold: true, reverse: true)
                         : remedy.recommended ? TextStyle(color: .green, bold: true) : TextStyle.plain
-                lines.append(("\(marker) \(index + 1). \(remedy.label)\(tag)", lineStyle))
+                let text = "\(index + 1). \(remedy.label)\(tag)"
+                let wrapped = DisplayWidth.of(text) <= width - 2 ? [text] : wrap(text, width: width - 2)
+                for (offset, line) in wrapped.enumerated() {
+                    lines.append(((offset == 0 ? "\(marker) " : "     ") + line, lineStyle))
+                }
             }
         case .resend:
-            lines.append(
-                ("The last run stopped while this request was in flight. It has no idempotency key:", TextStyle(color: .yellow, bold: true))
-            )
-            lines.append(("send it again? Enter/y yes, n no.", .plain))
+            add("The last run stopped while this request was in flight. It has no idempotency key:", TextStyle(color: .yellow, bold: true))
+            add("send it again? Enter/y yes, n no.", .plain)
         case .failed(let message):
-            lines.append(("\(glyphs.failed[0]) The step failed", TextStyle(color: .red, bold: true)))
-            for line in wrap(message, width: width).prefix(4) { lines.append((line, .plain)) }
-            lines.append(("r retry · S skip this step · q quit (progress is saved)", TextStyle(dim: true)))
+            add("\(glyphs.failed[0]) The step failed", TextStyle(color: .red, bold: true))
+            add(message, .plain)
+            add("r retry \(dot) S skip this step \(dot) q quit (progress is saved)", TextStyle(dim: true))
         case .complete:
-            lines.append(("\(glyphs.succeeded[0]) Walkthrough complete", TextStyle(color: .green, bold: true)))
-            lines.append(("All steps are done. q quits; `kira-walkthrough status` shows what was kept.", .plain))
+            add("\(glyphs.succeeded[0]) Walkthrough complete", TextStyle(color: .green, bold: true))
         case .stopped(let message):
-            lines.append(("Stopped", TextStyle(color: .yellow, bold: true)))
-            for line in wrap(message, width: width).prefix(4) { lines.append((line, .plain)) }
-            lines.append(("q quits; run the same command again to resume.", TextStyle(dim: true)))
+            add("Stopped", TextStyle(color: .yellow, bold: true))
+            add(message, .plain)
+            add("q quits; run the same command again to resume.", TextStyle(dim: true))
         }
         return lines
     }
 
+    /// The lesson card: a box over the screen with the quirk, its explanation and the field it is
+    /// about, highlighted, until Enter.
+    func renderLesson(_ lesson: WalkthroughScreen.Lesson, _ grid: inout ScreenGrid) {
+        let boxWidth = min(grid.width - 2, 84)
+        let inner = boxWidth - 4
+        var lines: [(String, TextStyle)] = [
+            ("Lesson \(dot) \(lesson.quirkID)", TextStyle(color: .yellow, bold: true, reverse: true))
+        ]
+        if let summary = lesson.summary {
+            for line in wrap(summary, width: inner) { lines.append((line, TextStyle(bold: true, reverse: true))) }
+        }
+        lines.append(("", TextStyle(reverse: true)))
+        for line in wrap(lesson.explanation, width: inner) { lines.append((line, TextStyle(reverse: true))) }
+        if let field = lesson.field {
+            lines.append(("", TextStyle(reverse: true)))
+            lines.append(("The field it is about, in the response:", TextStyle(dim: true, reverse: true)))
+            for line in wrap("\(field) = \(lesson.value ?? "(absent)")", width: inner) {
+                lines.append(("  " + line, TextStyle(color: .yellow, bold: true)))
+            }
+        }
+        lines.append(("", TextStyle(reverse: true)))
+        lines.append(("Press Enter to go on.", TextStyle(color: .cyan, bold: true, reverse: true)))
+        let height = min(lines.count + 2, grid.height - 2)
+        let left = max(0, (grid.width - boxWidth) / 2)
+        let top = max(1, (grid.height - height) / 2)
+        for row in top..<(top + height) {
+            grid.put(String(repeating: " ", count: boxWidth), row: row, column: left, style: style(TextStyle(reverse: true)))
+        }
+        for (index, line) in lines.prefix(height - 2).enumerated() {
+            grid.put(line.0, row: top + 1 + index, column: left + 2, style: style(line.1))
+        }
+    }
+
     func renderHelp(_ grid: inout ScreenGrid) {
+        let updown = glyphs.isASCII ? "up/dn" : "↑↓"
+        let leftright = glyphs.isASCII ? "<- ->" : "← →"
         let lines = [
             "Keys", "", "Enter      the highlighted next action (send, accept, recommended remedy)", "1-9        pick a remedy",
             "e          edit the request body in $VISUAL/$EDITOR", "c          copy the request as a curl command",
-            "s          reveal or hide secrets", "h          show or hide response headers", "Tab        move focus between panes",
-            "↑↓ j k     scroll the focused pane (PgUp/PgDn, g/G)", "r          retry a failed step", "Esc        cancel a wait or a prompt",
-            "q          quit; progress is saved and the session resumes", "", "Press ? or Esc to close",
+            "s          reveal or hide secrets", "h          show or hide headers",
+            "[ ] \(leftright)  the step's exchanges, back and forth",
+            "Tab        move focus between panes", "\(updown) j k     scroll the focused pane (PgUp/PgDn, g/G)",
+            "r          retry a failed step",
+            "Esc        cancel a wait or a prompt", "q          quit; progress is saved and the session resumes", "",
+            "Press ? or Esc to close",
         ]
-        let boxWidth = 72
+        let boxWidth = min(72, grid.width - 2)
         let left = max(0, (grid.width - boxWidth) / 2)
         let top = max(1, (grid.height - lines.count - 2) / 2)
-        for row in top..<(top + lines.count + 2) {
+        for row in top..<min(grid.height - 1, top + lines.count + 2) {
             grid.put(String(repeating: " ", count: boxWidth), row: row, column: left, style: style(TextStyle(reverse: true)))
         }
         for (index, line) in lines.enumerated() {
@@ -481,18 +887,30 @@ public struct WalkthroughRenderer: Sendable {
         }
     }
 
-    /// Word-wraps text to `width` columns.
+    /// Word-wraps text to `width` columns; a word longer than a line is split across lines (a
+    /// URL), never dropped.
     func wrap(_ text: String, width: Int) -> [String] {
+        let width = max(1, width)
         var lines: [String] = []
         var line = ""
         for word in text.split(whereSeparator: { $0 == " " || $0 == "\n" }) {
-            let candidate = line.isEmpty ? String(word) : line + " " + word
-            if DisplayWidth.of(candidate) > width, !line.isEmpty {
-                lines.append(line)
-                line = String(word)
-            } else {
+            var word = String(word)
+            let candidate = line.isEmpty ? word : line + " " + word
+            if DisplayWidth.of(candidate) <= width {
                 line = candidate
+                continue
             }
+            if !line.isEmpty { lines.append(line) }
+            while DisplayWidth.of(word) > width {
+                var head = ""
+                for character in word {
+                    if DisplayWidth.of(head) + DisplayWidth.of(character) > width { break }
+                    head.append(character)
+                }
+                lines.append(head)
+                word.removeFirst(head.count)
+            }
+            line = word
         }
         if !line.isEmpty { lines.append(line) }
         return lines

@@ -5,7 +5,7 @@ import KiraJSON
 extension WalkthroughEngine {
     mutating func block(on rule: QuirkRule, request: FlowRequest, stepIndex index: Int, now: Date) -> EngineAction {
         let blocked = BlockedQuirk(
-            quirkID: rule.id, requestID: request.id, explanation: render(rule.explain) ?? rule.explain,
+            quirkID: rule.id, requestID: request.id, explanation: explanation(of: rule, stepIndex: index),
             remedies: options(for: rule, stepIndex: index), isTimeout: false
         )
         enter(index, .blocked(blocked, active: session.steps[index].active))
@@ -37,6 +37,9 @@ extension WalkthroughEngine {
         let offered = refreshed(blocked, stepIndex: index)
         guard offered.remedies.indices.contains(remedyIndex), offered.remedies[remedyIndex].available else {
             return .blocked(offered)
+        }
+        if blocked.answer != nil {
+            return chooseOnUnexpected(remedyIndex, blocked: offered, active: active, stepIndex: index, now: now)
         }
         if blocked.isTimeout {
             guard remedyIndex == 0, let active else {
@@ -132,6 +135,7 @@ extension WalkthroughEngine {
     }
 
     func refreshed(_ blocked: BlockedQuirk, stepIndex index: Int) -> BlockedQuirk {
+        if blocked.answer != nil { return refreshedUnexpected(blocked, active: session.steps[index].active, stepIndex: index) }
         guard !blocked.isTimeout, let rule = rule(blocked.quirkID, stepIndex: index) else { return blocked }
         var copy = blocked
         copy.remedies = options(for: rule, stepIndex: index)

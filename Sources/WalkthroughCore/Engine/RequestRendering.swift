@@ -44,6 +44,12 @@ extension WalkthroughEngine {
             body = Self.renderJSON(
                 template, lookup: lookup, raw: { overrides[$0] == nil && !secretNames.contains($0) ? self.session.captures[$0] : nil })
         }
+        var headers: [RenderedHeader]?
+        for header in request.headers {
+            var value: String?
+            if let template = header.value { value = template.render(lookup) ?? template.source }
+            headers = (headers ?? []) + [RenderedHeader(name: header.name, value: value)]
+        }
         var key: String?
         if request.idempotency {
             let keyName = "\(flow.steps[stepIndex].id)/\(request.id)"
@@ -54,12 +60,12 @@ extension WalkthroughEngine {
                 session.idempotencyKeys[keyName] = key
             }
         }
-        return .success(
-            RenderedRequest(
-                stepID: flow.steps[stepIndex].id, requestID: request.id, label: request.label.flatMap { render($0) },
-                method: request.method, path: path, auth: request.auth, idempotencyKey: key, body: body, repeatable: request.repeatable
-            )
+        var rendered = RenderedRequest(
+            stepID: flow.steps[stepIndex].id, requestID: request.id, label: request.label.flatMap { render($0) },
+            method: request.method, path: path, auth: request.auth, idempotencyKey: key, body: body, repeatable: request.repeatable
         )
+        rendered.headers = headers
+        return .success(rendered)
     }
 
     /// A `.failure` wrapper (an enum with associated values cannot be an `Error` directly).

@@ -5,6 +5,7 @@ import KiraJSON
 extension WalkthroughEngine {
     /// Whether a response satisfies a condition (text compared case-insensitively by default).
     public func matches(_ condition: ResponseCondition, _ response: ResponseSummary) -> Bool {
+        if let all = condition.all, !all.allSatisfy({ matches($0, response) }) { return false }
         if let statuses = condition.status, !statuses.contains(response.status) { return false }
         func same(_ a: String, _ b: String) -> Bool { condition.caseSensitive ? a == b : a.lowercased() == b.lowercased() }
         if let code = condition.code {
@@ -54,6 +55,9 @@ extension WalkthroughEngine {
         }
         guard statusOK else {
             noteQuirks(request, response, stepIndex: index, now: now)
+            // An answer nobody documented stops for a person; a 5xx is the server's own failure
+            // (already retried by the client where safe) and stays one.
+            if response.status < 500 { return blockOnUnexpected(response, request: request, stepIndex: index, now: now) }
             return fail(index, Self.failureMessage(response, expected: request.expect))
         }
         if let wait {

@@ -26,6 +26,9 @@ public struct WalkthroughEngine: Sendable {
     /// A secret input of a passed step being asked again at start (memory only).
     var pendingCredential: String?
     var pendingCredentialError: String?
+    /// This run met an answer nobody documented (memory only): its block recommends stopping,
+    /// where a block found by a new run recommends sending again (if that is safe).
+    var answeredThisRun = false
     /// The phase changes this engine made, oldest first (memory only, the last 1,000).
     public private(set) var transitions: [StepTransition] = []
     /// Phase changes the transition table does not allow: always empty unless the engine has a bug.
@@ -53,7 +56,9 @@ public struct WalkthroughEngine: Sendable {
     public func value(of name: String) -> String? {
         if name == "api_version" { return flow.apiVersion }
         if let secret = secrets[name] { return secret }
-        if let input = session.inputs[name] { return input.isEmpty ? nil : input }
+        // An optional input left empty is no value, and leaves room for a capture of the same
+        // name (recipient_id: provisioned, or captured from the recipient the flow creates).
+        if let input = session.inputs[name], !input.isEmpty { return input }
         if let capture = session.captures[name] { return Self.text(of: capture) }
         return nil
     }
@@ -186,6 +191,9 @@ public struct WalkthroughEngine: Sendable {
         case .awaitingWebhook:
             guard let expectation = webhookExpectation(index) else { return advance(index, now: now) }
             return .awaitWebhook(expectation)
+        case .blocked(let blocked, let active) where blocked.answer != nil:
+            // An answer nobody documented: nothing goes again until someone chooses to.
+            return .blocked(refreshedUnexpected(blocked, active: active, stepIndex: index))
         case .blocked(_, let active?) where active.origin == .flow, .failed(_, let active?) where active.origin == .flow,
             .operating(_, _, let active?) where active.origin == .flow:
             // A new run checks again first: the operator may have verified the user overnight,

@@ -80,6 +80,9 @@ public struct RuleQuirks: Sendable {
     public var auth: String?
     /// Why a request needs an idempotency key (`Q-IDEMPOTENCY`).
     public var idempotencyKey: String?
+    /// Why the client fetched a new token during a run (`token_renewal:`, `Q-TOKEN-TTL`): named
+    /// in the note the run records when it re-authenticates.
+    public var tokenRenewal: String?
 
     /// Both, either optional.
     public init(auth: String? = nil, idempotencyKey: String? = nil) {

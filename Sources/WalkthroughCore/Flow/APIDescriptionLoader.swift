@@ -56,16 +56,20 @@ extension FlowLoader {
                 checkKeys(requestsMapping, allowed: ["explained_by", "rules"], in: "requests")
                 if let explainedNode = requestsMapping["explained_by"] {
                     if let explained = explainedNode.mapping {
-                        checkKeys(explained, allowed: ["auth", "idempotency_key"], in: "explained_by")
-                        for key in ["auth", "idempotency_key"] {
+                        checkKeys(explained, allowed: ["auth", "idempotency_key", "token_renewal"], in: "explained_by")
+                        for key in ["auth", "idempotency_key", "token_renewal"] {
                             guard let node = explained[key], let quirkID = string(node, key) else { continue }
                             if !catalogue.contains(quirkID) {
                                 problem(node, "explained_by names '\(quirkID)', which the quirks do not list")
                             }
-                            if key == "auth" { ruleQuirks.auth = quirkID } else { ruleQuirks.idempotencyKey = quirkID }
+                            switch key {
+                            case "auth": ruleQuirks.auth = quirkID
+                            case "idempotency_key": ruleQuirks.idempotencyKey = quirkID
+                            default: ruleQuirks.tokenRenewal = quirkID
+                            }
                         }
                     } else {
-                        problem(explainedNode, "explained_by is {auth: QUIRK, idempotency_key: QUIRK}")
+                        problem(explainedNode, "explained_by is {auth: QUIRK, idempotency_key: QUIRK, token_renewal: QUIRK}")
                     }
                 }
                 if let rulesNode = requestsMapping["rules"] {

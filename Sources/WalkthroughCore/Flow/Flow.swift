@@ -35,6 +35,9 @@ public struct Flow: Sendable {
     public var api: APIDescription = .empty
     /// The `api:` reference as written (`kira-api.yaml`, relative to the flow file).
     public var apiFile: String?
+    /// The files its bodies embed as data URLs (`{ file_as_data_url: PATH }`), once each, in the
+    /// order first written.
+    public var embeddedFiles: [EmbeddedFile] = []
 
     /// The input called `name`.
     public func input(_ name: String) -> FlowInput? { inputs.first { $0.name == name } }
@@ -132,9 +135,25 @@ public struct FlowRequest: Sendable {
     public var location: SourceLocation
     /// Where `path` and `body` were written, for precise problems.
     public var fieldLocations: [String: SourceLocation] = [:]
+    /// Headers this request sets or leaves out, over those the client sends by itself (`headers:`).
+    public var headers: [HeaderOverride] = []
 
     /// Whether resending it after an interruption is safe without asking.
     public var repeatable: Bool { method == "GET" || idempotency || safeToRepeat }
+}
+
+/// One header a request sets, or leaves out, over the client's own (`headers: {NAME: VALUE}`).
+public struct HeaderOverride: Sendable, Hashable {
+    /// The header's name, in lower case.
+    public var name: String
+    /// The value, a template; `nil` leaves the header out of this request.
+    public var value: Template?
+
+    /// A header set to `value`, or left out when `value` is `nil`.
+    public init(name: String, value: Template?) {
+        self.name = name.lowercased()
+        self.value = value
+    }
 }
 
 /// Waiting for a webhook after a request: bounded and optional (the step succeeds either way).
@@ -277,11 +296,15 @@ public struct ResponseCondition: Sendable {
     /// The field equals none of these.
     public var notIn: [JSONValue]?
     public var caseSensitive: Bool
+    /// Conditions that must all hold as well (`all: [{…}, {…}]`): how one condition tests several
+    /// fields, such as "account_number is real and status is not rfi".
+    public var all: [ResponseCondition]?
 
     public init(
         status: [Int]? = nil, code: String? = nil, messageContains: String? = nil, field: JSONPath? = nil,
-        equals: [JSONValue]? = nil, notIn: [JSONValue]? = nil, caseSensitive: Bool = false
+        equals: [JSONValue]? = nil, notIn: [JSONValue]? = nil, caseSensitive: Bool = false, all: [ResponseCondition]? = nil
     ) {
+        self.all = all
         self.status = status
         self.code = code
         self.messageContains = messageContains
@@ -295,7 +318,12 @@ public struct ResponseCondition: Sendable {
 extension ResponseCondition {
     /// The names its expected values refer to (`{{ name }}` in `equals` and `not_in`).
     public var references: [String] {
-        ((equals ?? []) + (notIn ?? [])).flatMap(\.references)
+        expectedValues.flatMap(\.references)
+    }
+
+    /// The values of its `equals` and `not_in`, those of the conditions under `all` included.
+    public var expectedValues: [JSONValue] {
+        (equals ?? []) + (notIn ?? []) + (all ?? []).flatMap(\.expectedValues)
     }
 }
 
@@ -316,6 +344,8 @@ public struct QuirkRule: Sendable {
     public var explain: String
     public var remedies: [Remedy]
     public var location: SourceLocation
+    /// What the API requires in the bodies sent, compared in the explanation (`required:`).
+    public var required: RequiredFields? = nil
 }
 
 /// A way past a blocking quirk.
@@ -358,6 +388,17 @@ public struct OperatorAction: Sendable, Hashable, Codable {
     public enum Verb: String, Sendable, Codable {
         case verifyUser = "verify_user"
         case rejectUser = "reject_user"
+        /// Answers a virtual account's request for information: it is approved again.
+        case clearVirtualAccountRFI = "clear_virtual_account_rfi"
+
+        /// The emulator's control for it: `POST /__emulator/<collection>/<id>/<action>`.
+        public var control: (collection: String, action: String) {
+            switch self {
+            case .verifyUser: ("users", "verify")
+            case .rejectUser: ("users", "reject")
+            case .clearVirtualAccountRFI: ("virtual-accounts", "clear-rfi")
+            }
+        }
     }
 
     public var verb: Verb

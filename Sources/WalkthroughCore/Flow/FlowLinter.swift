@@ -29,9 +29,12 @@ public enum FlowLinter {
 
     /// Loads and checks `text` with every rule, naming `file` in every location; `readFile` reads
     /// the files the flow names (see `FlowLoader.load(_:file:readFile:)`).
-    public static func check(_ text: String, file: String, readFile: (String) -> String?) -> FlowCheck {
+    public static func check(
+        _ text: String, file: String, readFile: (String) -> String?, readData: @escaping (String) -> Data? = { _ in nil }
+    ) -> FlowCheck {
         let source = SourceText(text, file: file)
         var loader = FlowLoader(file: file)
+        loader.readData = readData
         let flow = loader.parse(text, readFile: readFile)
         var issues = loader.problems
         if let flow { issues += problems(in: flow, scope: .validation, source: source) }
@@ -43,7 +46,9 @@ public enum FlowLinter {
 
     /// The problems of a parsed flow; with `source`, each is pinned to what it names.
     static func problems(in flow: Flow, scope: Scope, source: SourceText? = nil) -> [FlowProblem] {
-        var found = references(flow, source: source) + structure(flow) + apiRules(flow) + registration(flow)
+        var found =
+            references(flow, source: source) + structure(flow) + apiRules(flow) + registration(flow) + embeddedFiles(flow)
+            + requiredFields(flow)
         if scope == .validation {
             found += ordering(flow, source: source) + cyclicDefaults(flow) + zeroTimeouts(flow, source: source)
             found += unknownQuirks(flow, source: source) + credentials(flow) + literalBodySecrets(flow, source: source)
@@ -71,6 +76,8 @@ public enum FlowLinter {
     /// Unknown references in every template of the flow.
     static func references(_ flow: Flow, source: SourceText?) -> [FlowProblem] {
         let known = knownNames(flow)
+        let secretNames = Set(flow.inputs.filter(\.secret).map(\.name)).union(
+            flow.allRequests.flatMap { $0.request.captures.filter(\.secret).map(\.name) })
         var problems: [FlowProblem] = []
         func check(_ names: [String], at location: SourceLocation, in what: String, alsoKnown: Set<String> = []) {
             for name in names where !known.contains(name) && !alsoKnown.contains(name) {
@@ -90,6 +97,19 @@ public enum FlowLinter {
                     check(body.references, at: request.fieldLocations["body"] ?? request.location, in: "the body of '\(request.id)'")
                 }
                 if let label = request.label { check(templateReferences(label), at: request.location, in: "the label of '\(request.id)'") }
+                for header in request.headers {
+                    let at = request.fieldLocations["headers"] ?? request.location
+                    let names = header.value?.references ?? []
+                    check(names, at: at, in: "the header \(header.name) of '\(request.id)'")
+                    for name in names where secretNames.contains(name) {
+                        problems.append(
+                            FlowProblem(
+                                location: at,
+                                message:
+                                    "The header \(header.name) of '\(request.id)' may not use the secret {{ \(name) }}: headers are recorded"
+                            ))
+                    }
+                }
                 if let webhook = request.webhook {
                     let at = request.fieldLocations["webhook"] ?? request.location
                     if let equals = webhook.equals { check(templateReferences(equals), at: at, in: "the webhook wait of '\(request.id)'") }
@@ -106,10 +126,12 @@ public enum FlowLinter {
                     }
                 }
                 for quirk in request.quirks {
-                    for value in (quirk.when.equals ?? []) + (quirk.when.notIn ?? []) {
+                    for value in quirk.when.expectedValues {
                         check(value.references, at: quirk.location, in: "the condition of \(quirk.id)")
                     }
-                    check(templateReferences(quirk.explain), at: quirk.location, in: "the explanation of \(quirk.id)")
+                    check(
+                        templateReferences(quirk.explain), at: quirk.location, in: "the explanation of \(quirk.id)",
+                        alsoKnown: quirk.required == nil ? [] : RequiredFields.references)
                     for remedy in quirk.remedies {
                         check(templateReferences(remedy.label), at: remedy.location, in: "a remedy label")
                         switch remedy.kind {
@@ -121,7 +143,7 @@ public enum FlowLinter {
                     }
                 }
                 if let wait = request.wait {
-                    for value in (wait.until.equals ?? []) + (wait.until.notIn ?? []) {
+                    for value in wait.until.expectedValues {
                         check(value.references, at: request.location, in: "the wait of '\(request.id)'")
                     }
                 }

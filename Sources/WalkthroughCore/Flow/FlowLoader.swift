@@ -38,11 +38,19 @@ public struct FlowLoader {
     var problems: [FlowProblem] = []
     /// The description the flow names, once read: request rules give defaults while parsing.
     var api = APIDescription.empty
+    /// Reads the bytes of a file a body embeds (the reference as written), at the caller's IO boundary.
+    var readData: (String) -> Data? = { _ in nil }
+    /// The files embedded so far, by reference.
+    var embeddedFiles: [EmbeddedFile] = []
 
     /// Loads `text`, naming `file` in problems; `readFile` returns the text of a file the flow
-    /// names (its API description), or `nil` when it cannot be read.
-    public static func load(_ text: String, file: String, readFile: (String) -> String?) throws(FlowLoadError) -> Flow {
+    /// names (its API description), or `nil` when it cannot be read; `readData` returns the bytes of
+    /// a file a body embeds (`{ file_as_data_url: PATH }`), both given the reference as written.
+    public static func load(
+        _ text: String, file: String, readFile: (String) -> String?, readData: @escaping (String) -> Data? = { _ in nil }
+    ) throws(FlowLoadError) -> Flow {
         var loader = FlowLoader(file: file)
+        loader.readData = readData
         let flow = loader.parse(text, readFile: readFile)
         if let flow {
             loader.problems += FlowLinter.problems(in: flow, scope: .loading)
@@ -143,7 +151,8 @@ public struct FlowLoader {
             problem(root, "A flow needs steps")
         }
         return Flow(
-            id: id, title: title, apiVersion: apiVersion, inputs: inputs, steps: steps, file: file, api: api, apiFile: apiFile)
+            id: id, title: title, apiVersion: apiVersion, inputs: inputs, steps: steps, file: file, api: api, apiFile: apiFile,
+            embeddedFiles: embeddedFiles)
     }
 
     static func problem(from error: YamlError, file: String) -> FlowProblem {
@@ -301,7 +310,7 @@ public struct FlowLoader {
 
     static let requestKeys: Set<String> = [
         "id", "label", "method", "path", "auth", "idempotency", "safe_to_repeat", "body", "expect", "capture", "wait", "quirks", "when",
-        "webhook",
+        "webhook", "headers",
     ]
 
     mutating func parseRequest(_ node: Node) -> FlowRequest? {
@@ -353,8 +362,9 @@ public struct FlowLoader {
                 problem(quirksNode, "quirks must be a list")
             }
         }
+        let headers = mapping["headers"].map { parseHeaders($0) } ?? []
         var fieldLocations: [String: SourceLocation] = [:]
-        for field in ["path", "body", "auth", "safe_to_repeat", "webhook"] {
+        for field in ["path", "body", "auth", "safe_to_repeat", "webhook", "headers"] {
             if let fieldNode = mapping[field] { fieldLocations[field] = location(fieldNode) }
         }
         return FlowRequest(
@@ -363,8 +373,48 @@ public struct FlowLoader {
             safeToRepeat: mapping["safe_to_repeat"] == nil ? traits.safeToRepeat ?? false : bool(mapping, "safe_to_repeat"), body: body,
             expect: expect,
             captures: captures, wait: wait, quirks: quirks, condition: condition, webhook: webhook, location: location(node),
-            fieldLocations: fieldLocations
+            fieldLocations: fieldLocations, headers: headers
         )
+    }
+
+    /// `headers: {NAME: VALUE, NAME: null}`: headers a request sets (a template) or leaves out
+    /// (`null`), over those the client sends by itself.
+    mutating func parseHeaders(_ node: Node) -> [HeaderOverride] {
+        guard let mapping = node.mapping else {
+            problem(node, "headers is a mapping of header names to a value, or to null to leave the header out")
+            return []
+        }
+        var headers: [HeaderOverride] = []
+        var seen = Set<String>()
+        for (key, value) in mapping {
+            guard let name = key.string, Self.isHeaderName(name) else {
+                problem(key, "A header name uses letters, digits and '-' ('x-api-version')")
+                continue
+            }
+            if !seen.insert(name.lowercased()).inserted { problem(key, "Header '\(name)' is listed twice (names ignore case)") }
+            if let why = Self.managedHeaders[name.lowercased()] {
+                problem(key, "Header '\(name)' is the walkthrough's own: \(why)")
+                continue
+            }
+            if value.null != nil, value.scalar?.style == .plain {
+                headers.append(HeaderOverride(name: name, value: nil))
+            } else if let text = string(value, name) {
+                if let parsed = template(value, text) { headers.append(HeaderOverride(name: name, value: parsed)) }
+            }
+        }
+        return headers
+    }
+
+    /// Headers a flow may not set: the credentials and the keys come from `auth` and `idempotency`.
+    static let managedHeaders: [String: String] = [
+        "authorization": "auth: bearer sends it",
+        "x-api-key": "auth: api_key or bearer sends it",
+        "idempotency-key": "idempotency: true sends it",
+        "content-type": "a request with a body sends application/json",
+    ]
+
+    static func isHeaderName(_ text: String) -> Bool {
+        !text.isEmpty && text.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "-" }
     }
 
     /// `webhook: {event, field?, equals?, timeout, quirk?, explain?: {verified, unverified, missed, not_listening}}`.
@@ -457,6 +507,9 @@ public struct FlowLoader {
             }
             return .array(items)
         case .mapping(let mapping):
+            if mapping.count == 1, let keyNode = mapping.keys.first, keyNode.string == Self.embedKey, let pathNode = mapping.values.first {
+                return embed(pathNode)
+            }
             var object = JSONObject()
             for (key, value) in mapping {
                 guard let name = key.string else {
@@ -471,6 +524,22 @@ public struct FlowLoader {
             problem(node, "YAML aliases are not supported in a flow")
             return nil
         }
+    }
+
+    /// The key of a one-key mapping that stands for a file's data URL.
+    static let embedKey = "file_as_data_url"
+
+    /// The placeholder of the file `node` names, read once through `readData`; the linter reports
+    /// a file that cannot be read or is not a JPEG or PNG.
+    mutating func embed(_ node: Node) -> JSONValue? {
+        guard let reference = node.string, !reference.isEmpty else {
+            problem(node, "\(Self.embedKey) names a file, relative to the flow file")
+            return nil
+        }
+        if let known = embeddedFiles.first(where: { $0.reference == reference }) { return .string(known.placeholder) }
+        let file = EmbeddedFile(reference: reference, location: location(node), data: readData(reference))
+        embeddedFiles.append(file)
+        return .string(file.placeholder)
     }
 
     mutating func paths(_ node: Node) -> [JSONPath] {
@@ -517,7 +586,8 @@ public struct FlowLoader {
             return nil
         }
         checkKeys(
-            mapping, allowed: ["status", "code", "message_contains", "field", "equals", "not_in", "case_sensitive"], in: "a condition")
+            mapping, allowed: ["status", "code", "message_contains", "field", "equals", "not_in", "case_sensitive", "all"],
+            in: "a condition")
         var condition = ResponseCondition()
         if let statusNode = mapping["status"] { condition.status = integers(statusNode, "status") }
         condition.code = optionalString(mapping, "code")
@@ -541,6 +611,13 @@ public struct FlowLoader {
             problem(node, "equals and not_in need a field")
         }
         condition.caseSensitive = bool(mapping, "case_sensitive")
+        if let allNode = mapping["all"] {
+            if let sequence = allNode.sequence, !sequence.isEmpty {
+                condition.all = sequence.compactMap { parseCondition($0) }
+            } else {
+                problem(allNode, "all is a list of conditions that must all hold")
+            }
+        }
         if mapping.count == 0 { problem(node, "An empty condition would match everything") }
         return condition
     }
@@ -579,7 +656,7 @@ public struct FlowLoader {
             problem(node, "A quirk is a mapping: id, when, effect, explain, remedies")
             return nil
         }
-        checkKeys(mapping, allowed: ["id", "when", "effect", "explain", "remedies"], in: "a quirk")
+        checkKeys(mapping, allowed: ["id", "when", "effect", "explain", "remedies", "required"], in: "a quirk")
         let id = requiredString(mapping, "id", in: node) ?? ""
         guard let whenNode = mapping["when"] else {
             problem(node, "Quirk \(id) needs 'when'")
@@ -601,7 +678,9 @@ public struct FlowLoader {
             }
         }
         if effect == .block, remedies.isEmpty { problem(node, "A blocking quirk needs at least one remedy") }
-        return QuirkRule(id: id, when: when, effect: effect, explain: explain, remedies: remedies, location: location(node))
+        return QuirkRule(
+            id: id, when: when, effect: effect, explain: explain, remedies: remedies, location: location(node),
+            required: mapping["required"].flatMap { parseRequired($0) })
     }
 
     static let remedyKinds = ["request", "wait", "prompt", "search", "operator", "restart", "proceed", "stop"]
@@ -663,7 +742,7 @@ public struct FlowLoader {
             guard let operatorMapping = kindNode.mapping, let action = optionalString(operatorMapping, "action"),
                 let verb = OperatorAction.Verb(rawValue: action), let id = optionalString(operatorMapping, "id")
             else {
-                problem(kindNode, "operator is {action: verify_user|reject_user, id: \"{{ user_id }}\"}")
+                problem(kindNode, "operator is {action: verify_user|reject_user|clear_virtual_account_rfi, id: \"{{ user_id }}\"}")
                 return nil
             }
             if let idNode = operatorMapping["id"] { _ = template(idNode, id) }

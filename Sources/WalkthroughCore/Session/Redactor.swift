@@ -56,7 +56,8 @@ public struct Redactor: Sendable {
     /// A body for the record: JSON redacted and pretty-printed, other text redacted as is.
     public func recordable(body bytes: [UInt8]) -> String? {
         guard !bytes.isEmpty else { return nil }
-        if let json = try? JSONValue.parse(bytes) { return redact(json).text(.pretty) }
+        // A large data URL (an image echoed back) is kept as its placeholder, not its megabytes.
+        if let json = try? JSONValue.parse(bytes) { return redact(DataURL.shortening(json)).text(.pretty) }
         return redact(String(decoding: bytes, as: UTF8.self))
     }
 }

@@ -38,6 +38,8 @@ public struct RenderedRequest: Codable, Sendable, Hashable {
     public var body: JSONValue?
     /// Whether resending it after an interruption cannot duplicate anything.
     public var repeatable: Bool
+    /// Headers set (`value`) or left out (`nil`) over the client's own; absent in older files.
+    public var headers: [RenderedHeader]?
 
     public init(
         stepID: String, requestID: String, label: String?, method: String, path: String, auth: AuthMode, idempotencyKey: String?,
@@ -56,6 +58,31 @@ public struct RenderedRequest: Codable, Sendable, Hashable {
 
     enum CodingKeys: String, CodingKey {
         case stepID = "step_id", requestID = "request_id", label, method, path, auth, idempotencyKey = "idempotency_key", body, repeatable
+        case headers
+    }
+}
+
+/// A header a rendered request sets, or leaves out (`value` `nil`), over the client's own.
+public struct RenderedHeader: Codable, Sendable, Hashable {
+    /// The header's name, in lower case.
+    public var name: String
+    /// The value to send, or `nil` to leave the header out.
+    public var value: String?
+
+    /// A header set to `value`, or left out when `value` is `nil`.
+    public init(name: String, value: String?) {
+        self.name = name.lowercased()
+        self.value = value
+    }
+
+    /// `headers` with `overrides` applied: a header named by an override is dropped (whatever its
+    /// case), then set again when the override has a value.
+    public static func apply(_ overrides: [RenderedHeader]?, to headers: [(String, String)]) -> [(String, String)] {
+        guard let overrides, !overrides.isEmpty else { return headers }
+        let named = Set(overrides.map(\.name))
+        var result = headers.filter { !named.contains($0.0.lowercased()) }
+        for override in overrides { if let value = override.value { result.append((override.name, value)) } }
+        return result
     }
 }
 
@@ -136,19 +163,64 @@ public struct BlockedQuirk: Codable, Sendable, Hashable {
     public var remedies: [RemedyOption]
     /// A wait that ran out of time (its remedies are keep waiting, or stop), not a flow rule.
     public var isTimeout = false
+    /// The answer nobody documented that stopped the step (`quirkID` is then
+    /// `WalkthroughEngine.unexpectedAnswerID`, and the remedies are the generic ones), not a flow rule.
+    public var answer: UnexpectedAnswer?
     /// The index of the recommended remedy (the first available one).
     public var recommended: Int? { remedies.firstIndex { $0.recommended } }
 
-    public init(quirkID: String, requestID: String, explanation: String, remedies: [RemedyOption], isTimeout: Bool = false) {
+    public init(
+        quirkID: String, requestID: String, explanation: String, remedies: [RemedyOption], isTimeout: Bool = false,
+        answer: UnexpectedAnswer? = nil
+    ) {
         self.quirkID = quirkID
         self.requestID = requestID
         self.explanation = explanation
         self.remedies = remedies
         self.isTimeout = isTimeout
+        self.answer = answer
     }
 
     enum CodingKeys: String, CodingKey {
-        case quirkID = "quirk_id", requestID = "request_id", explanation, remedies, isTimeout = "is_timeout"
+        case quirkID = "quirk_id", requestID = "request_id", explanation, remedies, isTimeout = "is_timeout", answer
+    }
+}
+
+/// An answer the flow does not know: a status outside the request's `expect` that no quirk rule
+/// matches. It is kept whole (secrets masked) so that the person deciding sees all of it.
+public struct UnexpectedAnswer: Codable, Sendable, Hashable {
+    public var status: Int
+    /// The body's `code`, when it is JSON and has one.
+    public var code: String?
+    /// The body's `message`, when it is JSON and has one.
+    public var message: String?
+    /// The body as received, pretty-printed when it is JSON, secrets masked (at most
+    /// `UnexpectedAnswer.bodyLimit` characters).
+    public var body: String
+    /// The statuses the request expects.
+    public var expected: [Int]
+
+    /// The longest body kept (the exchange in the session holds it too).
+    public static let bodyLimit = 8_000
+
+    public init(status: Int, code: String?, message: String?, body: String, expected: [Int]) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.body = body
+        self.expected = expected
+    }
+
+    /// The answer to `response`, with every value `redactor` knows masked.
+    public init(_ response: ResponseSummary, expected: [Int], redactor: Redactor) {
+        let body = response.json.map { redactor.redact($0).text(.pretty) } ?? redactor.redact(response.text)
+        self.init(
+            status: response.status, code: response.json?["code"]?.stringValue.map { redactor.redact($0) },
+            message: response.json?["message"]?.stringValue.map { redactor.redact($0) },
+            body: body.count > Self.bodyLimit
+                ? String(body.prefix(Self.bodyLimit)) + "\n… (\(body.count - Self.bodyLimit) more characters)" : body,
+            expected: expected
+        )
     }
 }
 
@@ -414,6 +486,9 @@ public struct Session: Codable, Sendable {
     public var events: [SessionEvent] = []
     /// Webhooks received during the session (absent in files written before webhooks existed).
     public var receivedWebhooks: [WebhookEventRecord]?
+    /// What a tour (`run --tour`) has already arranged, so a resumed tour does not arrange it
+    /// twice (`ScenarioMoment.setupMark`, `bodyMark`); absent outside tours.
+    public var scenarioMarks: [String]?
 
     /// Webhooks received during the session.
     public var webhooks: [WebhookEventRecord] {
@@ -441,6 +516,7 @@ public struct Session: Codable, Sendable {
         case createdAt = "created_at", updatedAt = "updated_at", completedAt = "completed_at"
         case steps, cursor, inputs, captures, idempotencyKeys = "idempotency_keys", pinnedVersion = "pinned_version"
         case exchanges, events, receivedWebhooks = "webhooks"
+        case scenarioMarks = "scenario_marks"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -472,6 +548,7 @@ public struct Session: Codable, Sendable {
         exchanges = try container.decodeIfPresent([ExchangeRecord].self, forKey: .exchanges) ?? []
         events = try container.decodeIfPresent([SessionEvent].self, forKey: .events) ?? []
         receivedWebhooks = try container.decodeIfPresent([WebhookEventRecord].self, forKey: .receivedWebhooks)
+        scenarioMarks = try container.decodeIfPresent([String].self, forKey: .scenarioMarks)
     }
 
     /// A session as loaded from parts (the migration of older files).

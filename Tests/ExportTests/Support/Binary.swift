@@ -13,10 +13,15 @@ extension KiraBinary {
         try? String(contentsOf: packageRoot.appendingPathComponent("flows").appendingPathComponent(reference), encoding: .utf8)
     }
 
+    /// Reads the bytes of a file the shipped flows embed (their images), from `flows/`.
+    static func shippedFlowData(_ reference: String) -> Data? {
+        FileManager.default.contents(atPath: packageRoot.appendingPathComponent("flows").appendingPathComponent(reference).path)
+    }
+
     /// The shipped quickstart, loaded with its API description.
     static func quickstartFlow() throws -> Flow {
         let text = try String(contentsOf: packageRoot.appendingPathComponent("flows/quickstart.yaml"), encoding: .utf8)
-        return try FlowLoader.load(text, file: "flows/quickstart.yaml", readFile: shippedFlowFile)
+        return try FlowLoader.load(text, file: "flows/quickstart.yaml", readFile: shippedFlowFile, readData: shippedFlowData)
     }
 
     /// The demo tenant's credentials as the `KIRA_*` variables an exported script reads.
@@ -37,6 +42,11 @@ actor WalkthroughSessions {
         case standard
         /// Started with `KIRA_PAYOUT_AMOUNT=1.00`: the payout step searched for the minimum.
         case payoutMinimumSearch
+        /// The versioning flow (`flows/versioning.yaml`) with its defaults.
+        case versioning
+
+        /// The shipped flow file the kind runs.
+        var flowFile: String { self == .versioning ? "flows/versioning.yaml" : "flows/quickstart.yaml" }
     }
 
     /// A finished session: where it lives, and the session and flow as loaded.
@@ -62,15 +72,19 @@ actor WalkthroughSessions {
         ]
         if kind == .payoutMinimumSearch { environment["KIRA_PAYOUT_AMOUNT"] = "1.00" }
         let run = try await KiraBinary.run(
-            ["run", "--plain", "--yes", "--target", "local", "--state-dir", directory.path, "--va-ready-after", "0.2"],
+            [
+                "run", "--plain", "--yes", "--target", "local", "--state-dir", directory.path, "--va-ready-after", "0.2", "--flow",
+                kind.flowFile,
+            ],
             environment: environment, workingDirectory: KiraBinary.packageRoot, timeout: 180
         )
         guard run.status == 0 else { throw WalkthroughFailed(output: String(run.stdout.suffix(3000)) + run.stderr) }
         guard let session = try SessionStore(directory: directory.path).load("default") else {
             throw WalkthroughFailed(output: "no session file")
         }
-        let flowText = try String(contentsOf: KiraBinary.packageRoot.appendingPathComponent("flows/quickstart.yaml"), encoding: .utf8)
-        let flow = try FlowLoader.load(flowText, file: "flows/quickstart.yaml", readFile: KiraBinary.shippedFlowFile)
+        let flowText = try String(contentsOf: KiraBinary.packageRoot.appendingPathComponent(kind.flowFile), encoding: .utf8)
+        let flow = try FlowLoader.load(
+            flowText, file: kind.flowFile, readFile: KiraBinary.shippedFlowFile, readData: KiraBinary.shippedFlowData)
         return Made(stateDirectory: directory, session: session, flow: flow)
     }
 

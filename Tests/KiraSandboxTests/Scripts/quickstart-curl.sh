@@ -27,7 +27,10 @@ for attempt in 1 2; do
   expect "$(jq -r .current_version <<<"$PIN")" 2026-04-14 "pin current_version ($attempt)"
 done
 
-# 4. Create a user (complete, with source_of_funds)
+# 4. Create a user (complete: every field that triggers verification, with real images)
+FIXTURES="$(cd "$(dirname "$0")/../Fixtures" && pwd)"
+PASSPORT_FRONT="data:image/jpeg;base64,$(base64 < "$FIXTURES/passport-front.jpg" | tr -d '\n')"
+PROOF_OF_ADDRESS="data:image/png;base64,$(base64 < "$FIXTURES/proof-of-address.png" | tr -d '\n')"
 USER=$(curl -s "$BASE_URL/v1/users" \
   -H "Authorization: Bearer $ACCESS_TOKEN" \
   -H "x-api-key: $KIRA_API_KEY" \
@@ -35,10 +38,16 @@ USER=$(curl -s "$BASE_URL/v1/users" \
   -H "Idempotency-Key: $(uuidgen)" \
   -d '{ "type": "individual", "source_of_funds": "salary", "first_name": "Ada", "last_name": "Lovelace",
         "email": "ada.curl@example.com", "birth_date": "1990-12-10", "phone": "+14155550123", "nationality": "USA",
-        "address_street": "1 Main St", "address_city": "Springfield", "address_state": "IL", "address_zip_code": "62701",
-        "address_country": "USA", "document_type": "passport", "document_number": "X1234567",
-        "account_purpose": "receive_payments" }')
+        "gender": "female", "address_street": "1 Main St", "address_city": "Springfield", "address_state": "IL",
+        "address_zip_code": "62701", "address_country": "USA", "document_type": "passport", "document_number": "X1234567",
+        "document_country": "USA", "employment_status": "employed", "occupation": "Engineer", "pep_status": "not_pep",
+        "account_purpose": "receive_payments",
+        "identifying_information": [
+          { "type": "ssn", "issuing_country": "USA", "number": "123-45-6789" },
+          { "type": "passport", "issuing_country": "USA", "number": "X1234567", "image_front": "'"$PASSPORT_FRONT"'" },
+          { "type": "file_proof_of_address", "file": "'"$PROOF_OF_ADDRESS"'" } ] }')
 expect "$(jq -r .status <<<"$USER")" CREATED "user status on create"
+expect "$(jq -r .verification_triggered <<<"$USER")" true "a complete user triggers verification"
 USER_ID=$(jq -r .id <<<"$USER")
 sleep 3.5
 STATUS=$(curl -s "$BASE_URL/v1/users/$USER_ID" -H "Authorization: Bearer $ACCESS_TOKEN" -H "x-api-key: $KIRA_API_KEY" | jq -r .status)
