@@ -81,13 +81,16 @@ let package = Package(
             name: "Exports", dependencies: ["WalkthroughCore", "KiraJSON"],
             resources: [.embedInCode("Resources/prelude.sh")], swiftSettings: upcoming
         ),
+        /// Spawning programs with an empty signal mask, default dispositions and no stray descriptors
+        /// (the `$EDITOR` of the terminal interface; tmux in the tests).
+        .target(name: "ChildProcesses", swiftSettings: upcoming),
         /// ncursesw, through a shim header that switches on the wide-character API.
         .systemLibrary(name: "CNcursesw", pkgConfig: "ncursesw", providers: [.apt(["libncurses-dev"])]),
         /// The full-screen terminal interface: pure views rendering into a grid, drawn by ncurses.
         /// The only module that imports CNcursesw.
         .target(
             name: "TerminalUI",
-            dependencies: ["CNcursesw", "WalkthroughCore", "WalkthroughPresentation", "KiraJSON"],
+            dependencies: ["CNcursesw", "ChildProcesses", "WalkthroughCore", "WalkthroughPresentation", "KiraJSON"],
             swiftSettings: upcoming
         ),
         /// A local listener for Kira webhooks: signature check, dedupe, records.
@@ -123,6 +126,12 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
+        /// Embeds every file under flows/ in the target that uses it (generated base64 literals).
+        .plugin(name: "EmbedFlows", capability: .buildTool()),
+        /// The flows shipped inside the binary (all of flows/, embedded at build time) and
+        /// `FlowSource`: a flow by shipped name or by path, and the files it names. Reads files
+        /// only for flows given by path.
+        .target(name: "ShippedFlows", dependencies: ["WalkthroughCore"], swiftSettings: upcoming, plugins: ["EmbedFlows"]),
         /// The `kira-walkthrough` executable: command-line parsing and wiring only.
         .executableTarget(
             name: "KiraWalkthroughCLI",
@@ -136,6 +145,7 @@ let package = Package(
                 "SessionStore",
                 "Exports",
                 "TerminalUI",
+                "ShippedFlows",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -168,7 +178,7 @@ let package = Package(
             name: "WalkthroughTests",
             dependencies: [
                 "WalkthroughCore", "WalkthroughPresentation", "WalkthroughRunner", "KiraClient", "SessionStore", "KiraSandbox", "KiraJSON",
-                "DurableFiles",
+                "DurableFiles", "ShippedFlows",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -210,6 +220,7 @@ let package = Package(
                 "KiraTestSupport",
                 "KiraSandbox",
                 "KiraJSON",
+                "ChildProcesses",
                 "WalkthroughCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),

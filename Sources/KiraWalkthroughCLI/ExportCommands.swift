@@ -3,6 +3,7 @@ import Exports
 import Foundation
 import KiraSandbox
 import SessionStore
+import ShippedFlows
 import WalkthroughCore
 
 #if canImport(Glibc)
@@ -32,7 +33,7 @@ struct Export: ParsableCommand {
     @Option(help: "Write to this file (replaced whole) instead of standard output.")
     var output: String?
 
-    @Option(help: "The flow file the session ran (default: the session's own, else flows/quickstart.yaml).")
+    @Option(help: "The flow the session ran: a shipped flow's name or a file (default: the session's own, else quickstart).")
     var flow: String?
 
     func run() throws {
@@ -49,8 +50,8 @@ struct Export: ParsableCommand {
                     "No session '\(sessionOptions.session)' in \(store.directory). Run `kira-walkthrough run` first, or name one with --session."
             )
         }
-        let flowFile = flow ?? (FileManager.default.fileExists(atPath: session.flowFile) ? session.flowFile : nil)
-        let walkthrough = try FlowFile.load(flowFile)
+        let walkthrough =
+            try flow == nil ? FlowFile.load(FlowSource.recorded(session.flowFile) ?? .default) : FlowFile.load(flow)
         guard walkthrough.id == session.flowID else {
             throw CommandFailure(
                 message:
@@ -97,7 +98,25 @@ enum ExportFile {
 
 /// `kira-walkthrough flows …`.
 struct Flows: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Work with flow files.", subcommands: [Validate.self])
+    static let configuration = CommandConfiguration(abstract: "Work with flow files.", subcommands: [List.self, Validate.self])
+
+    /// `kira-walkthrough flows list`: the flows inside the binary.
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List the flows shipped inside the binary, with their titles and step counts.",
+            discussion: "Run one with `kira-walkthrough run --flow NAME`; `--flow` also takes a flow file's path."
+        )
+
+        func run() throws {
+            let names = ShippedFlows.flowNames
+            let width = names.map(\.count).max() ?? 0
+            for name in names {
+                let flow = try FlowFile.load(name)
+                let steps = "\(flow.steps.count) step\(flow.steps.count == 1 ? "" : "s")"
+                printLine("\(name.padding(toLength: width, withPad: " ", startingAt: 0))  \(flow.title) (\(steps))")
+            }
+        }
+    }
 
     /// `kira-walkthrough flows validate FILE`.
     struct Validate: ParsableCommand {
@@ -119,9 +138,10 @@ struct Flows: ParsableCommand {
             guard let data = FileManager.default.contents(atPath: file) else {
                 throw CommandFailure(message: "Cannot read the flow file \(file)")
             }
+            let source = FlowSource(.file(path: file))
             let check = FlowLinter.check(
-                String(decoding: data, as: UTF8.self), file: file, readFile: FlowFile.besides(file),
-                readData: FlowFile.bytesBesides(file))
+                String(decoding: data, as: UTF8.self), file: file, readFile: { source.text(relativeTo: $0) },
+                readData: { source.data(relativeTo: $0) })
             guard check.isValid, let flow = check.flow else {
                 for issue in check.issues { printError(issue.diagnostic) }
                 printError("\(file): \(check.issues.count) problem\(check.issues.count == 1 ? "" : "s"); nothing was sent.")

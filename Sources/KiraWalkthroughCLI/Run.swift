@@ -3,6 +3,7 @@ import Foundation
 import KiraClient
 import KiraSandbox
 import SessionStore
+import ShippedFlows
 import TerminalUI
 import WalkthroughCore
 import WalkthroughPresentation
@@ -56,7 +57,7 @@ struct Run: AsyncParsableCommand {
     @Option(help: "local (the embedded emulator; default without KIRA_API_KEY), sandbox (default with it), or a base URL.")
     var target: String?
 
-    @Option(help: "The flow file (default: flows/quickstart.yaml).")
+    @Option(help: "A shipped flow's name (see `flows list`) or a flow file's path (default: quickstart).")
     var flow: String?
 
     @Option(help: "Longest wait for a condition (user verification, account readiness), in seconds.")
@@ -106,6 +107,17 @@ struct Run: AsyncParsableCommand {
             throw ValidationError("--target is local, sandbox, or a base URL such as http://127.0.0.1:4010/sandbox")
         }
         try store.prepare()
+        // A session file that cannot be read stops the run before the terminal is taken over,
+        // explained, with the way to start over that keeps the file.
+        do {
+            _ = try store.load(sessionOptions.session)
+        } catch {
+            throw CommandFailure(
+                message: """
+                    \(error)
+                      To start over and keep it as a backup: kira-walkthrough reset --session \(sessionOptions.session)\(sessionOptions.stateDir.map { " --state-dir \($0)" } ?? ""), then run again.
+                    """)
+        }
         let resume =
             "kira-walkthrough run\(tour ? " --tour" : "") --session \(sessionOptions.session)"
             + (sessionOptions.stateDir.map { " --state-dir \($0)" } ?? "") + (target.map { " --target \($0)" } ?? "")
@@ -235,45 +247,24 @@ struct CommandFailure: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-/// Finding and loading a flow file.
+/// Loading the flow a command names.
 enum FlowFile {
-    /// Reads the files a flow at `path` names (its API description), relative to its directory.
-    static func besides(_ path: String) -> (String) -> String? {
-        { reference in
-            let file =
-                reference.hasPrefix("/")
-                ? reference : URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(reference).path
-            return try? String(contentsOfFile: file, encoding: .utf8)
-        }
-    }
-
-    /// Reads the bytes of a file a flow embeds, relative to the flow at `path`.
-    static func bytesBesides(_ path: String) -> (String) -> Data? {
-        { reference in
-            let file =
-                reference.hasPrefix("/")
-                ? reference : URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(reference).path
-            return FileManager.default.contents(atPath: file)
-        }
-    }
-
-    /// `--flow`, else `flows/quickstart.yaml` in the working directory, else beside the sources.
-    static func load(_ explicit: String?) throws -> Flow {
-        let candidates =
-            explicit.map { [$0] } ?? [
-                FileManager.default.currentDirectoryPath + "/flows/quickstart.yaml",
-                URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-                    .appendingPathComponent("flows/quickstart.yaml").path,
-            ]
-        guard let path = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
-            throw CommandFailure(message: "No flow file at \(candidates.joined(separator: " or "))")
-        }
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw CommandFailure(message: "Cannot read the flow file \(path)")
-        }
+    /// Loads `--flow`'s flow (a shipped flow's name or a path; the shipped quickstart when `nil`).
+    static func load(_ argument: String?) throws -> Flow {
+        let source: FlowSource
         do {
-            return try FlowLoader.load(
-                text, file: explicit ?? "flows/quickstart.yaml", readFile: besides(path), readData: bytesBesides(path))
+            source = try FlowSource.resolve(argument)
+        } catch {
+            throw CommandFailure(message: error.description)
+        }
+        return try load(source)
+    }
+
+    /// Loads `source`, its problems explained.
+    static func load(_ source: FlowSource) throws -> Flow {
+        guard source.data != nil else { throw CommandFailure(message: "Cannot read the flow file \(source.label)") }
+        do {
+            return try source.load()
         } catch {
             throw CommandFailure(message: "The flow is not valid:\n\(error)")
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KiraClient
+import ShippedFlows
 import WalkthroughCore
 
 /// `run --tour`: the tour file beside the flow, and the targets it may run on.
@@ -8,21 +9,19 @@ enum TourFile {
     /// The tour of `flow`, read from `NAME.tour.yaml` beside the flow file `--flow` named (else
     /// beside the quickstart, where `FlowFile.load` found it).
     static func load(for flow: Flow, flowArgument: String?) throws -> Scenario {
-        let flowPath =
-            flowArgument.map { [$0] } ?? [
-                FileManager.default.currentDirectoryPath + "/flows/quickstart.yaml",
-                URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-                    .appendingPathComponent("flows/quickstart.yaml").path,
-            ]
-        guard let found = flowPath.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
-            throw ValidationError("--tour: no flow file at \(flowPath.joined(separator: " or "))")
+        let source: FlowSource
+        do {
+            source = try FlowSource.resolve(flowArgument)
+        } catch {
+            throw ValidationError("--tour: \(error.description)")
         }
-        let path = Scenario.file(besideFlow: found)
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ValidationError("--tour: the flow '\(flow.id)' has no tour (no file \(path))")
+        let tourFile = Scenario.file(besideFlow: source.label)
+        let reference = URL(fileURLWithPath: tourFile).lastPathComponent
+        guard let text = source.text(relativeTo: reference) else {
+            throw ValidationError("--tour: the flow '\(flow.id)' has no tour (no file \(tourFile))")
         }
         do {
-            return try Scenario.load(text, file: Scenario.file(besideFlow: flowArgument ?? "flows/quickstart.yaml"), flow: flow)
+            return try Scenario.load(text, file: tourFile, flow: flow)
         } catch {
             throw CommandFailure(message: "The tour is not valid:\n\(error)")
         }

@@ -76,9 +76,39 @@ import WalkthroughCore
         #expect(badOutput.status == 1)
     }
 
-    @Test func theFormatsAreTheThreeTheIssueAsksFor() async {
-        #expect(ExportFormat.allCases.map(\.rawValue) == ["curl", "har", "markdown"])
-        #expect(ExportFormat.allCases.map(\.fileExtension) == ["sh", "har", "md"])
+    /// `export --format` takes curl, har and markdown, and each writes what its name says: a
+    /// bash script (executable), an HTTP Archive (JSON, `log.entries`), a Markdown transcript.
+    @Test func theFormatsAreTheThreeTheIssueAsksFor() async throws {
+        let made = try await WalkthroughSessions.shared.session(.standard)
+        let output = try KiraBinary.temporaryDirectory("kira-formats")
+        for format in ["curl", "har", "markdown"] {
+            let file = output.appendingPathComponent("default.\(format)").path
+            let export = try await KiraBinary.run(
+                ["export", "--format", format, "--state-dir", made.stateDirectory.path, "--output", file],
+                workingDirectory: KiraBinary.packageRoot)
+            #expect(export.status == 0, "\(format): \(export.stderr)")
+            let text = try String(contentsOfFile: file, encoding: .utf8)
+            let executable = FileManager.default.isExecutableFile(atPath: file)
+            switch format {
+            case "curl":
+                #expect(text.hasPrefix("#!/usr/bin/env bash"), "\(text.prefix(200))")
+                #expect(text.contains("curl "))
+                #expect(executable)
+            case "har":
+                let har = try JSONValue.parse(text)
+                #expect(har["log"]?["version"] == "1.2")
+                let entries = har["log"]?["entries"]?.arrayValue ?? []
+                #expect(!entries.isEmpty && entries.allSatisfy { $0["request"]?["method"] != nil && $0["response"] != nil })
+                #expect(!executable)
+            default:
+                #expect(text.hasPrefix("# Kira sandbox quickstart"), "\(text.prefix(200))")
+                #expect(!executable)
+            }
+        }
+        // No fourth format.
+        let other = try await KiraBinary.run(["export", "--format", "pdf", "--state-dir", made.stateDirectory.path])
+        #expect(other.status == 2)
+        #expect(other.stderr.contains("curl") && other.stderr.contains("har") && other.stderr.contains("markdown"), "\(other.stderr)")
     }
 
     @Test func secretsAreFoundByShapeAndByValue() async {

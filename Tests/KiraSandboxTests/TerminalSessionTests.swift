@@ -144,6 +144,133 @@ import Testing
         }
     }
 
+    /// The editor is started the way a shell starts a program: its signal mask empty, no signal
+    /// ignored, and no descriptor of the walkthrough's open in it beyond the terminal's three.
+    @Test func theEditorStartsWithAnEmptySignalMaskAndNoStrayDescriptors() async throws {
+        let directory = stateDirectory()
+        let editor = directory + "/editor.sh"
+        let script = """
+            #!/bin/sh
+            grep -E '^Sig(Blk|Ign):' /proc/self/status > "\(directory)/editor-signals.tmp"
+            ls /proc/self/fd > "\(directory)/editor-fds"
+            mv "\(directory)/editor-signals.tmp" "\(directory)/editor-signals"
+
+            """
+        try script.write(toFile: editor, atomically: true, encoding: .utf8)
+        chmod(editor, 0o755)
+        var environment = Self.noCredentials
+        environment["EDITOR"] = editor
+        environment["VISUAL"] = ""
+        let tmux = try TmuxSession(command: command(directory), environment: environment)
+        defer { tmux.close() }
+        #expect(await tmux.waitFor("Step 2 of 7"))
+        #expect(await tmux.waitFor("Press Enter to send"))
+        tmux.send("Enter")
+        #expect(await tmux.waitFor("Step 3 of 7"), "\(tmux.screen)")
+        #expect(await tmux.waitFor("Press Enter to send"))
+        tmux.send("e")
+        let signalsFile = directory + "/editor-signals"
+        let deadline = Date().addingTimeInterval(20)
+        while !FileManager.default.fileExists(atPath: signalsFile), Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        let signals = try String(contentsOfFile: signalsFile, encoding: .utf8)
+        let masks = Dictionary(
+            uniqueKeysWithValues: signals.split(separator: "\n").map {
+                let parts = $0.split(separator: ":").map { $0.trimmingCharacters(in: .whitespaces) }
+                return (parts[0], parts.count > 1 ? parts[1] : "")
+            })
+        #expect(masks["SigBlk"] == "0000000000000000", "blocked in the editor: \(signals)")
+        // Signals 32 and 33 are glibc's own (thread cancellation, setxid): no application can
+        // reset them, and `sigfillset` leaves them out. Every other signal is at its default.
+        let ignored = UInt64(masks["SigIgn"] ?? "", radix: 16)
+        #expect(ignored.map { $0 & ~UInt64(0x1_8000_0000) } == 0, "ignored in the editor: \(signals)")
+        // 0, 1 and 2, and the one `ls` opens to read the directory.
+        let descriptors = try String(contentsOfFile: directory + "/editor-fds", encoding: .utf8).split(separator: "\n").compactMap {
+            Int($0)
+        }
+        #expect(descriptors.filter { $0 > 2 }.count <= 1, "descriptors open in the editor: \(descriptors)")
+        #expect(descriptors.allSatisfy { $0 <= 3 }, "descriptors open in the editor: \(descriptors)")
+    }
+
+    /// A password typed at the terminal interface's prompt (none in the environment) is used and
+    /// never written: not to the state directory, not to a temporary file, not under HOME.
+    @Test func aPasswordTypedAtThePromptNeverReachesDisk() async throws {
+        let served = try ServedEmulator()
+        defer { served.terminate() }
+        let directory = stateDirectory()
+        let temporary = stateDirectory()
+        let home = stateDirectory()
+        let demo = TenantCredentials.demo
+        let environment = [
+            "KIRA_API_KEY": demo.apiKey, "KIRA_CLIENT_ID": demo.clientID, "KIRA_PASSWORD": "", "TMPDIR": temporary, "HOME": home,
+            "XDG_STATE_HOME": "",
+        ]
+        let tmux = try TmuxSession(command: command(directory, "--target \(served.baseURL)"), environment: environment)
+        defer { tmux.close() }
+        #expect(await tmux.waitFor("Your password"), "\(tmux.screen)")
+        _ = tmux.command("send-keys", "-t", tmux.name, "-l", demo.password)
+        #expect(await tmux.waitFor(String(repeating: "•", count: demo.password.count)), "masked on screen:\n\(tmux.screen)")
+        #expect(!tmux.screen.contains(demo.password))
+        tmux.send("Enter")
+        // Authenticated with it, pinned, and on to the next step (more saves of the session).
+        #expect(await tmux.pressEnter(until: "Step 4 of 7", limit: 10) != nil, "\(tmux.screen)")
+        tmux.send("q")
+        #expect(await tmux.waitFor("[exited 0]"), "\(tmux.screen)")
+        let status = try await KiraBinary.run(["status", "--json", "--state-dir", directory])
+        let steps = try JSONValue.parse(status.stdout)["steps"]?.arrayValue ?? []
+        #expect(steps.count == 7 && steps.prefix(3).allSatisfy { $0["state"] == "succeeded" }, "\(status.stdout)")
+        var searched = 0
+        for root in [directory, temporary, home] {
+            let files = FileManager.default.enumerator(atPath: root)?.allObjects as? [String] ?? []
+            for file in files {
+                guard let data = FileManager.default.contents(atPath: root + "/" + file) else { continue }
+                searched += 1
+                #expect(data.range(of: Data(demo.password.utf8)) == nil, "the typed password is in \(root)/\(file)")
+            }
+        }
+        #expect(searched > 0, "the session file at least was searched")
+    }
+
+    /// A session file that is not a session stops the terminal interface with an explanation;
+    /// the file is kept as it was, and `reset` moves it aside so that the next run starts over.
+    @Test func aCorruptSessionIsExplainedKeptAndCanBeStartedOver() async throws {
+        let directory = stateDirectory()
+        let corrupt = Data("{\"schema_version\": 2, \"name\": ".utf8)
+        try corrupt.write(to: URL(fileURLWithPath: directory + "/default.json"))
+        let first = try TmuxSession(command: command(directory), environment: Self.noCredentials)
+        defer { first.close() }
+        #expect(await first.waitFor("[exited 1]"), "\(first.screen)")
+        // Joined: a long line wraps on the 120 columns.
+        let screen = first.command("capture-pane", "-p", "-J", "-t", first.name)
+        #expect(screen.contains("is not a readable session") || screen.contains("is corrupt"), "\(first.screen)")
+        #expect(screen.contains("left untouched"), "\(first.screen)")
+        #expect(screen.contains("kira-walkthrough reset --session default --state-dir \(directory)"), "\(first.screen)")
+        #expect(!screen.contains("Progress is saved"), "nothing was saved: \(first.screen)")
+        #expect(FileManager.default.contents(atPath: directory + "/default.json") == corrupt, "the file is kept as it was")
+        let reset = try await KiraBinary.run(["reset", "--state-dir", directory])
+        #expect(reset.status == 0, "\(reset.stderr)")
+        let backups = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("default.json.bak-") }
+        let backup = try #require(backups.first)
+        #expect(FileManager.default.contents(atPath: directory + "/" + backup) == corrupt, "the backup holds the corrupt bytes")
+        let second = try TmuxSession(command: command(directory), environment: Self.noCredentials)
+        defer { second.close() }
+        #expect(await second.waitFor("Step 2 of 7"), "started over:\n\(second.screen)")
+    }
+
+    /// `close()` leaves nothing behind: the tmux server, the walkthrough in it and everything
+    /// else started there are gone once it returns.
+    @Test func aClosedTerminalSessionLeavesNoProcessBehind() async throws {
+        let directory = stateDirectory()
+        let tmux = try TmuxSession(command: command(directory), environment: Self.noCredentials)
+        #expect(await tmux.waitFor("Step 2 of 7"))
+        let server = try #require(pid_t(tmux.command("display-message", "-p", "#{pid}").trimmingCharacters(in: .whitespacesAndNewlines)))
+        let running = TmuxSession.survivors(of: tmux.socket)
+        #expect(running.contains { $0.contains(KiraBinary.url.path) }, "the walkthrough carries the marker: \(running)")
+        #expect(running.contains { $0.hasPrefix("\(server) ") }, "the server carries the marker: \(running)")
+        tmux.close()
+        #expect(TmuxSession.survivors(of: tmux.socket).isEmpty)
+        #expect(kill(server, 0) == -1 && errno == ESRCH, "the tmux server \(server) is gone")
+    }
+
     @Test func withoutATerminalItFallsBackToPlainMode() async throws {
         let result = try await KiraBinary.run(
             ["run", "--yes", "--state-dir", stateDirectory(), "--va-ready-after", "0.3"], environment: Self.noCredentials, timeout: 120

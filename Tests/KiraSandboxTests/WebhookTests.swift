@@ -14,6 +14,18 @@ import Testing
             .map { String(format: "%02x", $0) }.joined()
     }
 
+    /// The delivery log's entry for `event` once `isDone` holds for it, polled for up to 10 s;
+    /// `nil` when it never did.
+    static func delivery(of event: String, in sandbox: LiveSandbox, _ isDone: (JSONValue) -> Bool) async -> JSONValue? {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            let log = (try? await sandbox.control("GET", "webhooks").json["deliveries"]?.arrayValue) ?? []
+            if let entry = log.first(where: { $0["event"]?.stringValue == event }), isDone(entry) { return entry }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return nil
+    }
+
     @Test func depositWebhookArrivesSignedWithTheRegisteredSecret() async throws {
         try await WebhookReceiver.with { receiver, url in
             try await LiveSandbox.with { sandbox in
@@ -34,10 +46,9 @@ import Testing
                 #expect(data["amount"] == "100.00")
                 #expect(data["event_id"]?.stringValue?.hasPrefix("evt_") == true)
                 #expect(data["source"]?.objectValue != nil)
-                // The log records the delivery and its outcome.
-                try await Task.sleep(for: .milliseconds(100))
-                let log = try await sandbox.control("GET", "webhooks").json["deliveries"]?.arrayValue ?? []
-                let entry = try #require(log.first { $0["event"] == "virtual_account.deposit_funds_received" })
+                // The log records the delivery and its outcome (once the delivery has finished).
+                let entry = try #require(
+                    await Self.delivery(of: "virtual_account.deposit_funds_received", in: sandbox) { $0["outcome"] != "pending" })
                 #expect(entry["outcome"] == "delivered")
                 #expect(entry["response_status"] == 200)
                 #expect(entry["attempts"] == 1)
@@ -67,10 +78,10 @@ import Testing
                     "/webhooks/register", ["client_uuid": .string(sandbox.demo.clientID), "webhook_url": .string(url)])
                 _ = try await client.createUser()
                 _ = try #require(try await receiver.waitFor("user.created"))
-                try await Task.sleep(for: .milliseconds(400))
+                // Once the delivery is over (logged as failed), it was made once and is not retried.
+                let entry = try #require(await Self.delivery(of: "user.created", in: sandbox) { $0["outcome"] == "failed" })
+                #expect(entry["attempts"] == 1)
                 #expect(await receiver.received.filter { $0.event == "user.created" }.count == 1)
-                let log = try await sandbox.control("GET", "webhooks").json["deliveries"]?.arrayValue ?? []
-                #expect(log.first { $0["event"] == "user.created" }?["outcome"] == "failed")
             }
         }
     }

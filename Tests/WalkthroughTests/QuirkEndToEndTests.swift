@@ -12,8 +12,8 @@ import WalkthroughPresentation
 /// The whole quickstart and each quirk, end to end against the emulator over loopback.
 @Suite struct QuirkEndToEndTests {
     @Test func theWholeQuickstartCompletesWithOneOfEach() async throws {
-        // The account stays pending for 3 s: long enough that even a loaded machine's first
-        // readiness check sees PENDING-ACT-ACCOUNT.
+        // The account stays pending for 3 s of the emulator's clock, which stands still but for
+        // the walkthrough's waits: the first readiness check sees PENDING-ACT-ACCOUNT on any machine.
         try await WalkthroughFixture.with(SandboxConfiguration(virtualAccountReadyAfter: .seconds(3))) { fixture in
             let flow = try quickstart()
             let presenter = RecordingPresenter()

@@ -58,9 +58,23 @@ actor RecordingPresenter: WalkthroughPresenter {
     }
     func askResend(_ request: RenderedRequest) async -> Bool? { true }
     func failed(stepID: String, message: String) async -> FailureChoice { .quit }
+    /// Moves the emulator's clock on by the waited seconds (set by `WalkthroughFixture.run`).
+    var emulatorClock: (@Sendable (Double) async -> Void)?
+
+    func setEmulatorClock(_ advance: @escaping @Sendable (Double) async -> Void) { emulatorClock = advance }
+
+    /// A wait happens on the emulator's clock: it moves on by `seconds` at once, so whatever
+    /// becomes due then (readiness, verification, expiry) is due at the next poll however loaded
+    /// the machine is. A short real pause lets the runner's own deadlines (its wait timeout, in
+    /// real time) still come.
     func wait(seconds: Double, attempt: Int, quirk: String?, explain: String?) async -> WaitResult {
         if let quirk, let hook = waitHooks.removeValue(forKey: quirk) { await hook() }
-        try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+        if let emulatorClock {
+            await emulatorClock(seconds)
+            try? await Task.sleep(for: .milliseconds(20))
+        } else {
+            try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+        }
         return Task.isCancelled ? .quit : .elapsed
     }
     func webhookReceived(_ record: WebhookEventRecord) async {}
@@ -69,6 +83,10 @@ actor RecordingPresenter: WalkthroughPresenter {
 }
 
 /// An emulator on loopback and a fresh state directory for one walkthrough test.
+///
+/// The emulator runs on its controllable clock, standing still until moved: by the presenter's
+/// waits (`RecordingPresenter.wait`) and by `advanceClock`, both through `POST /__emulator/clock`.
+/// Nothing a test checks depends on how fast the machine is.
 struct WalkthroughFixture: Sendable {
     let running: RunningSandbox
     let store: SessionStore
@@ -77,7 +95,7 @@ struct WalkthroughFixture: Sendable {
         _ configuration: SandboxConfiguration = SandboxConfiguration(virtualAccountReadyAfter: .milliseconds(300)),
         _ body: (WalkthroughFixture) async throws -> T
     ) async throws -> T {
-        let state = try SandboxState(configuration: configuration, clock: .system)
+        let state = try SandboxState(configuration: configuration, clock: .fixed(at: Date()))
         let running = try await SandboxServer(state: state, host: "127.0.0.1", port: 0).start()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kira-walkthrough-\(UUID().uuidString)").path
         let fixture = WalkthroughFixture(running: running, store: SessionStore(directory: directory))
@@ -109,6 +127,8 @@ struct WalkthroughFixture: Sendable {
             presenter: presenter, waitTimeout: waitTimeout
         )
         configure(&run)
+        let fixture = self
+        await presenter.setEmulatorClock { seconds in try? await fixture.advanceClock(seconds: seconds) }
         return await run.run()
     }
 

@@ -1,3 +1,4 @@
+import ChildProcesses
 import Foundation
 import KiraJSON
 import WalkthroughCore
@@ -407,12 +408,10 @@ public final class TerminalWalkthrough: WalkthroughPresenter {
         for _ in 0..<5 {
             FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
             if let problem { FileHandle.standardError.write(Data("kira-walkthrough: \(problem) — opening the editor again.\n".utf8)) }
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", "\(editor) \"$1\"", "editor", path]
+            // An empty signal mask, default dispositions and no descriptor of ours but the
+            // terminal's three: the editor must see Ctrl-C and SIGTERM like any program started by a shell.
             do {
-                try process.run()
-                process.waitUntilExit()
+                try ChildProcess.run("/bin/sh", ["-c", "\(editor) \"$1\"", "editor", path])
             } catch {
                 screen.flash = "Cannot run the editor \(editor): \(error)"
                 return

@@ -1,4 +1,6 @@
+import ChildProcesses
 import Foundation
+import KiraTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -19,54 +21,59 @@ final class TmuxSession: Sendable {
         let exports = environment.map { "\($0.key)=\(Self.quote($0.value))" }.joined(separator: " ")
         // Keep the pane after the program exits, to read what it printed.
         let shell = "env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=xterm-256color \(exports) \(command); echo \"[exited $?]\"; sleep 120"
-        try Self.tmux(["-L", socket, "-f", "/dev/null", "new-session", "-d", "-s", name, "-x", "\(width)", "-y", "\(height)", shell])
+        try Self.tmux(
+            ["-L", socket, "-f", "/dev/null", "new-session", "-d", "-s", name, "-x", "\(width)", "-y", "\(height)", shell], marker: socket)
         try Self.tmux(["-L", socket, "set-option", "-g", "status", "off"])
     }
 
     static func quote(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }
 
-    struct SpawnError: Error, CustomStringConvertible {
-        var code: Int32
-        var description: String { "cannot start tmux: \(String(cString: strerror(code)))" }
-    }
-
     /// Runs one tmux command and returns what it printed.
     ///
     /// Not Foundation's `Process`: it notices a child's exit through a socket the child inherits,
     /// and the tmux server that `new-session` forks keeps that socket open, so `waitUntilExit`
-    /// would wait for the server, forever. `posix_spawnp` and `waitpid` wait for the client alone.
+    /// would wait for the server, forever. `ChildProcess` waits for the client alone, and starts it
+    /// with an empty signal mask, default dispositions and none of the test runner's descriptors
+    /// (a thread of the concurrency pool blocks most signals: a server started with that mask
+    /// never sees `kill-server`'s SIGTERM). Every tmux carries `marker`, and so does everything it
+    /// starts, so that `survivors(of:)` can find them.
     @discardableResult
-    static func tmux(_ arguments: [String]) throws -> String {
+    static func tmux(_ arguments: [String], marker: String? = nil) throws -> String {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("kira-tmux-\(UUID().uuidString).out").path
         defer { try? FileManager.default.removeItem(atPath: output) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        let argv: [UnsafeMutablePointer<CChar>?] = (["tmux"] + arguments).map { strdup($0) } + [nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (argv + envp).forEach { free($0) } }
-        // A thread of the concurrency pool blocks most signals; without an empty mask and default
-        // dispositions the tmux server would inherit that mask, and `kill-server` (SIGTERM) would
-        // stay pending forever.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        var all = sigset_t()
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        var pid: pid_t = 0
-        let code = posix_spawnp(&pid, "tmux", &actions, &attributes, argv, envp)
-        guard code == 0 else { throw SpawnError(code: code) }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1, errno == EINTR {}
+        var environment = ProcessInfo.processInfo.environment
+        if let marker {
+            environment[markerVariable] = marker
+            environment[packageVariable] = KiraBinary.packageRoot.path
+        }
+        try ChildProcess.run("tmux", arguments, environment: environment, stdin: .null, stdout: .file(output), stderr: .null)
         return (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+    }
+
+    /// The variable that marks a tmux server of the tests and everything in it; its value is
+    /// the server's socket name.
+    static let markerVariable = "KIRA_TEST_TMUX"
+    /// The variable naming the package whose tests started a process (what `.ci/run` looks for).
+    static let packageVariable = "KIRA_TEST_PACKAGE"
+
+    /// The processes still running with `marker` in their environment (Linux `/proc`; empty
+    /// elsewhere), as "pid command line".
+    static func survivors(of marker: String) -> [String] {
+        #if os(Linux)
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+            return entries.filter { Int32($0) != nil && Int32($0) != getpid() }.compactMap { pid in
+                guard let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ"),
+                    environ.split(separator: 0).contains(where: { $0.elementsEqual("\(markerVariable)=\(marker)".utf8) })
+                else { return nil }
+                // A zombie has exited: only its parent's wait is missing.
+                let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+                if let close = stat.lastIndex(of: ")"), stat[close...].dropFirst(2).first == "Z" { return nil }
+                let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") ?? Data()
+                return "\(pid) " + String(decoding: command.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
+            }
+        #else
+            return []
+        #endif
     }
 
     /// Sends keys (tmux key names such as `Enter`, `Escape`, `q`).
@@ -107,8 +114,19 @@ final class TmuxSession: Sendable {
         _ = try? Self.tmux(["-L", socket, "resize-window", "-t", name, "-x", "\(width)", "-y", "\(height)"])
     }
 
+    /// Stops the tmux server and checks (bounded) that it, the program and everything else it
+    /// started are gone; what is still running is an issue of the test, and is then killed.
     func close() {
         _ = try? Self.tmux(["-L", socket, "kill-server"])
+        let deadline = Date().addingTimeInterval(30)
+        var left = Self.survivors(of: socket)
+        while !left.isEmpty, Date() < deadline {
+            usleep(20_000)
+            left = Self.survivors(of: socket)
+        }
+        guard !left.isEmpty else { return }
+        Issue.record("still running 30 s after kill-server of \(socket):\n\(left.joined(separator: "\n"))")
+        for survivor in left { if let pid = pid_t(survivor.prefix { $0 != " " }) { kill(pid, SIGKILL) } }
     }
 
     deinit { close() }

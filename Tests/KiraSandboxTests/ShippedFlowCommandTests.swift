@@ -1,0 +1,73 @@
+import Foundation
+import KiraJSON
+import KiraTestSupport
+import Testing
+
+/// The flows inside the binary, through the command line: `flows list`, `run --flow NAME|FILE`,
+/// and a copy of the binary that runs with no source tree in sight.
+@Suite struct ShippedFlowCommandTests {
+    static let noCredentials = ["KIRA_API_KEY": "", "KIRA_CLIENT_ID": "", "KIRA_PASSWORD": ""]
+
+    @Test func flowsListPrintsEachShippedFlowWithItsTitleAndStepCount() async throws {
+        let elsewhere = try KiraBinary.temporaryDirectory("kira-cwd")
+        let list = try await KiraBinary.run(["flows", "list"], workingDirectory: elsewhere)
+        #expect(list.status == 0, "\(list.stderr)")
+        let lines = list.stdout.split(separator: "\n").map(String.init)
+        // Every YAML file at the top of flows/ with steps is listed, under its name and title.
+        let flows = KiraBinary.packageRoot.appendingPathComponent("flows")
+        let files = try FileManager.default.contentsOfDirectory(atPath: flows.path).filter { $0.hasSuffix(".yaml") }.sorted()
+        var listed = 0
+        for file in files {
+            let text = try String(contentsOf: flows.appendingPathComponent(file), encoding: .utf8)
+            guard text.split(separator: "\n").contains(where: { $0.hasPrefix("steps:") }) else { continue }
+            let name = String(file.dropLast(".yaml".count))
+            let title = try #require(text.split(separator: "\n").first { $0.hasPrefix("title:") }).dropFirst("title:".count)
+                .trimmingCharacters(in: CharacterSet(charactersIn: " \"'"))
+            #expect(lines.contains { $0.hasPrefix(name + " ") && $0.contains(title) && $0.hasSuffix(" steps)") }, "\(name): \(list.stdout)")
+            listed += 1
+        }
+        #expect(lines.count == listed, "one line per flow:\n\(list.stdout)")
+        #expect(lines.contains { $0.hasPrefix("quickstart ") && $0.hasSuffix("Kira sandbox quickstart (7 steps)") }, "\(list.stdout)")
+        #expect(!list.stdout.contains("kira-api"), "an API description is not a flow")
+    }
+
+    @Test func runFlowByNameWorksFromAnyWorkingDirectory() async throws {
+        let elsewhere = try KiraBinary.temporaryDirectory("kira-cwd")
+        let state = try KiraBinary.temporaryDirectory("kira-state")
+        let run = try await KiraBinary.run(
+            ["run", "--flow", "quickstart", "--plain", "--yes", "--state-dir", state.path, "--va-ready-after", "0.2"],
+            environment: Self.noCredentials, workingDirectory: elsewhere, timeout: 120)
+        #expect(run.status == 0, "\(run.stdout.suffix(1500))\n\(run.stderr)")
+        #expect(run.stdout.contains("Walkthrough complete: all 7 steps done"))
+        let unknown = try await KiraBinary.run(
+            ["run", "--flow", "no-such-flow", "--plain", "--yes", "--state-dir", state.path], environment: Self.noCredentials,
+            workingDirectory: elsewhere)
+        #expect(unknown.status == 1)
+        #expect(
+            unknown.stderr.contains("No shipped flow named 'no-such-flow'") && unknown.stderr.contains("quickstart"), "\(unknown.stderr)")
+    }
+
+    /// The binary copied out of the build tree, run from another directory with a bare
+    /// environment: the flow and its API description come from inside it.
+    @Test func aCopiedBinaryCompletesTheWalkthroughFromAnywhere() async throws {
+        let bin = try KiraBinary.temporaryDirectory("kira-bin")
+        let copy = bin.appendingPathComponent("kira-walkthrough")
+        try FileManager.default.copyItem(at: KiraBinary.url, to: copy)
+        let elsewhere = try KiraBinary.temporaryDirectory("kira-cwd")
+        let home = try KiraBinary.temporaryDirectory("kira-home")
+        let run = try await KiraBinary.run(
+            ["run", "--plain", "--yes", "--va-ready-after", "0.2"], executable: copy, environment: ["HOME": home.path],
+            cleanEnvironment: true, workingDirectory: elsewhere, timeout: 120)
+        #expect(run.status == 0, "\(run.stdout.suffix(1500))\n\(run.stderr)")
+        #expect(run.stdout.contains("Walkthrough complete: all 7 steps done"))
+        // Its session went to HOME's state directory, and names the shipped flow.
+        let session = try String(
+            contentsOf: home.appendingPathComponent(".local/state/kira-walkthrough/default.json"), encoding: .utf8)
+        #expect(try JSONValue.parse(session)["flow_file"]?.stringValue == "flows/quickstart.yaml", "\(session.prefix(600))")
+        let export = try await KiraBinary.run(
+            ["export", "--format", "markdown"], executable: copy, environment: ["HOME": home.path], cleanEnvironment: true,
+            workingDirectory: elsewhere)
+        #expect(export.status == 0, "\(export.stderr)")
+        #expect(export.stdout.hasPrefix("# Kira sandbox quickstart"))
+    }
+}
