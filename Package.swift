@@ -49,6 +49,13 @@ let package = Package(
             dependencies: ["KiraJSON", .product(name: "Yams", package: "Yams")],
             swiftSettings: upcoming
         ),
+        /// Pure: the coach's rules (data), its request log entries and the evaluator that turns a log
+        /// into a checklist and findings. Knows no API: the rules come from flows/coach.yaml.
+        .target(
+            name: "Coach",
+            dependencies: ["KiraJSON", .product(name: "Yams", package: "Yams")],
+            swiftSettings: upcoming
+        ),
         /// The Kira API over HTTP: headers, token lifecycle, retries, recording.
         .target(
             name: "KiraClient",
@@ -87,7 +94,7 @@ let package = Package(
         /// The only module that imports CNcursesw.
         .target(
             name: "TerminalUI",
-            dependencies: ["CNcursesw", "WalkthroughCore", "WalkthroughPresentation", "KiraJSON"],
+            dependencies: ["CNcursesw", "WalkthroughCore", "WalkthroughPresentation", "KiraJSON", "Coach"],
             swiftSettings: upcoming
         ),
         /// A local listener for Kira webhooks: signature check, dedupe, records.
@@ -109,6 +116,7 @@ let package = Package(
             name: "KiraSandbox",
             dependencies: [
                 "KiraJSON",
+                "Coach",
                 "HostNames",
                 "DurableFiles",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -129,6 +137,7 @@ let package = Package(
             dependencies: [
                 "KiraSandbox",
                 "KiraJSON",
+                "Coach",
                 "WalkthroughCore",
                 "WalkthroughPresentation",
                 "WalkthroughRunner",
@@ -155,7 +164,7 @@ let package = Package(
         .target(
             name: "KiraTestSupport",
             dependencies: [
-                "KiraSandbox", "KiraJSON",
+                "KiraSandbox", "KiraJSON", "Coach",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -164,6 +173,7 @@ let package = Package(
             swiftSettings: upcoming
         ),
         .testTarget(name: "KiraJSONTests", dependencies: ["KiraJSON"], swiftSettings: upcoming),
+        .testTarget(name: "CoachTests", dependencies: ["Coach", "KiraJSON"], swiftSettings: upcoming),
         .testTarget(
             name: "WalkthroughTests",
             dependencies: [
@@ -177,7 +187,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TerminalUITests",
-            dependencies: ["TerminalUI", "WalkthroughCore", "WalkthroughPresentation", "KiraJSON"],
+            dependencies: ["TerminalUI", "WalkthroughCore", "WalkthroughPresentation", "KiraJSON", "Coach"],
             exclude: ["Snapshots"],
             swiftSettings: upcoming
         ),
@@ -185,7 +195,7 @@ let package = Package(
             name: "ExportTests",
             dependencies: [
                 "KiraTestSupport",
-                "Exports", "WalkthroughCore", "WalkthroughRunner", "SessionStore", "KiraSandbox", "KiraClient", "KiraJSON",
+                "Exports", "WalkthroughCore", "WalkthroughRunner", "SessionStore", "KiraSandbox", "KiraClient", "KiraJSON", "Coach",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -210,6 +220,7 @@ let package = Package(
                 "KiraTestSupport",
                 "KiraSandbox",
                 "KiraJSON",
+                "Coach",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),

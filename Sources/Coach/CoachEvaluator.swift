@@ -11,6 +11,14 @@ public struct CoachStepState: Sendable, Equatable {
     public var done: Bool
     /// The request that completed it.
     public var completedBy: Int?
+
+    /// A step's state from its parts.
+    public init(id: String, title: String, done: Bool, completedBy: Int?) {
+        self.id = id
+        self.title = title
+        self.done = done
+        self.completedBy = completedBy
+    }
 }
 
 /// A rule a request broke.
@@ -31,6 +39,20 @@ public struct CoachFinding: Sendable, Equatable {
     public var request: CoachRequest
     /// How many requests broke it the same way (same rule, tenant, method and path).
     public var count: Int
+
+    /// A finding from its parts.
+    public init(
+        rule: String, severity: CoachSeverity, quirk: String, message: String, why: String, fix: String, request: CoachRequest, count: Int
+    ) {
+        self.rule = rule
+        self.severity = severity
+        self.quirk = quirk
+        self.message = message
+        self.why = why
+        self.fix = fix
+        self.request = request
+        self.count = count
+    }
 
     /// `{"severity","quirk","message","why","fix","count","request":{…}}`.
     public var json: JSONValue {
