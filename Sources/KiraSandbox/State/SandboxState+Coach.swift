@@ -78,7 +78,7 @@ extension SandboxState {
         {
             facts["verification_triggered"] = .bool(triggered)
         }
-        if RequestMasking.contains(responseBytes, Array("token".utf8)) || RequestMasking.contains(responseBytes, Array("secret".utf8)) {
+        if RequestMasking.mayHoldSecret(responseBytes) {
             responseBytes = RequestMasking.body(responseBytes)
         }
         let components = elapsed.components
