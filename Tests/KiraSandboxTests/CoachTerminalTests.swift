@@ -7,7 +7,8 @@ import Testing
 /// The coach's full-screen view in a real terminal (tmux), ticking as a script runs.
 @Suite(.serialized) struct CoachTerminalTests {
     @Test func theChecklistTicksAsTheScriptRuns() async throws {
-        let tmux = try TmuxSession(command: "cd \(TmuxSession.quote(KiraBinary.packageRoot.path)) && \(TmuxSession.quote(KiraBinary.url.path)) coach --port 0")
+        let inner = "cd \(TmuxSession.quote(KiraBinary.packageRoot.path)) && exec \(TmuxSession.quote(KiraBinary.url.path)) coach --port 0"
+        let tmux = try TmuxSession(command: "sh -c \(TmuxSession.quote(inner))")
         defer { tmux.close() }
         #expect(await tmux.waitFor("Checklist 0/7", timeout: 30), "\(tmux.screen)")
         let screen = tmux.screen
