@@ -49,6 +49,13 @@ let package = Package(
             dependencies: ["KiraJSON", .product(name: "Yams", package: "Yams")],
             swiftSettings: upcoming
         ),
+        /// Pure: the coach's rules (data), its request log entries and the evaluator that turns a log
+        /// into a checklist and findings. Knows no API: the rules come from flows/coach.yaml.
+        .target(
+            name: "Coach",
+            dependencies: ["KiraJSON", .product(name: "Yams", package: "Yams")],
+            swiftSettings: upcoming
+        ),
         /// The Kira API over HTTP: headers, token lifecycle, retries, recording.
         .target(
             name: "KiraClient",
@@ -90,7 +97,7 @@ let package = Package(
         /// The only module that imports CNcursesw.
         .target(
             name: "TerminalUI",
-            dependencies: ["CNcursesw", "ChildProcesses", "WalkthroughCore", "WalkthroughPresentation", "KiraJSON"],
+            dependencies: ["CNcursesw", "ChildProcesses", "WalkthroughCore", "WalkthroughPresentation", "KiraJSON", "Coach"],
             swiftSettings: upcoming
         ),
         /// A local listener for Kira webhooks: signature check, dedupe, records.
@@ -112,6 +119,7 @@ let package = Package(
             name: "KiraSandbox",
             dependencies: [
                 "KiraJSON",
+                "Coach",
                 "HostNames",
                 "DurableFiles",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -138,6 +146,7 @@ let package = Package(
             dependencies: [
                 "KiraSandbox",
                 "KiraJSON",
+                "Coach",
                 "WalkthroughCore",
                 "WalkthroughPresentation",
                 "WalkthroughRunner",
@@ -165,7 +174,7 @@ let package = Package(
         .target(
             name: "KiraTestSupport",
             dependencies: [
-                "KiraSandbox", "KiraJSON",
+                "KiraSandbox", "KiraJSON", "Coach",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -174,6 +183,7 @@ let package = Package(
             swiftSettings: upcoming
         ),
         .testTarget(name: "KiraJSONTests", dependencies: ["KiraJSON"], swiftSettings: upcoming),
+        .testTarget(name: "CoachTests", dependencies: ["Coach", "KiraJSON"], swiftSettings: upcoming),
         .testTarget(
             name: "WalkthroughTests",
             dependencies: [
@@ -187,7 +197,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TerminalUITests",
-            dependencies: ["TerminalUI", "WalkthroughCore", "WalkthroughPresentation", "KiraJSON"],
+            dependencies: ["TerminalUI", "WalkthroughCore", "WalkthroughPresentation", "KiraJSON", "Coach"],
             exclude: ["Snapshots"],
             swiftSettings: upcoming
         ),
@@ -195,7 +205,7 @@ let package = Package(
             name: "ExportTests",
             dependencies: [
                 "KiraTestSupport",
-                "Exports", "WalkthroughCore", "WalkthroughRunner", "SessionStore", "KiraSandbox", "KiraClient", "KiraJSON",
+                "Exports", "WalkthroughCore", "WalkthroughRunner", "SessionStore", "KiraSandbox", "KiraClient", "KiraJSON", "Coach",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -222,6 +232,7 @@ let package = Package(
                 "KiraJSON",
                 "ChildProcesses",
                 "WalkthroughCore",
+                "Coach",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),

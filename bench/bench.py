@@ -915,6 +915,80 @@ def mib(kb):
     return f"{kb * 1024 / 1e6:.1f} MB"
 
 
+# ── the coach's overhead per request ────────────────────────────────────────────────────────────
+
+
+def coach_overhead(args, quick):
+    """`coach --plain` (request log, masking, facts, plain lines to a file) against `sandbox serve`,
+    wrk on the same authenticated GET, alternating servers run by run, in this same run.
+
+    Self-contained: returns {"goal": {...}, "section": {...}} for the document."""
+    log("the coach's overhead per request")
+
+    def start(command):
+        out = open(os.path.join(SCRATCH, f"coach-{len(STARTED)}.out"), "w+")
+        process = subprocess.Popen([args.binary, *command, "--host", "127.0.0.1", "--port", "0"], stdout=out,
+                                   stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, cwd=ROOT)
+        STARTED.append(process)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            out.seek(0)
+            first = out.readline()
+            if "ready at" in first:
+                for name in ("KIRA_API_KEY", "KIRA_CLIENT_ID", "KIRA_PASSWORD"):
+                    CREDENTIALS[name] = re.search(name + r"=(\S+)", first).group(1)
+                return process, re.search(r"(http://127\.0\.0\.1:\d+/sandbox)", first).group(1)
+            if process.poll() is not None:
+                raise RuntimeError(f"{command[0]} exited with {process.returncode}")
+            time.sleep(0.005)
+        raise RuntimeError(f"{command[0]} did not print its readiness line within 30 s")
+
+    servers = {}
+    for name, command in (("serve", ["sandbox", "serve"]), ("coach", ["coach", "--plain"])):
+        process, base = start(command)
+        token = authenticate(base)
+        user = http("POST", base + "/v1/users",
+                    {"type": "individual", "first_name": "Ada", "last_name": "Lovelace", "email": "bench-coach@example.com",
+                     "source_of_funds": "salary"},
+                    {"x-api-key": CREDENTIALS["KIRA_API_KEY"], "Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())})
+        servers[name] = {"process": process, "url": f"{base}/v1/users/{user['id']}", "token": token, "runs": []}
+    seconds = 5 if quick else 10
+    for _ in range(2 if quick else 4):
+        for name in ("serve", "coach"):
+            server = servers[name]
+            server["runs"].append(wrk("get_user.lua", server["url"], server["token"], 1, 16, seconds))
+    for server in servers.values():
+        stop(server["process"])
+
+    def median(name, pick):
+        return statistics.median(pick(run) for run in servers[name]["runs"])
+
+    serve_rps, coach_rps = median("serve", lambda r: r["rps"]), median("coach", lambda r: r["rps"])
+    serve_p99, coach_p99 = median("serve", lambda r: r["latency_us"]["p99"] / 1000), median("coach", lambda r: r["latency_us"]["p99"] / 1000)
+    errors = sum(run["error_total"] for server in servers.values() for run in server["runs"])
+    # Per request: the extra time a request costs at full load, from the throughputs.
+    overhead = (serve_rps / coach_rps - 1) * 100 if coach_rps else float("inf")
+    extra_us = (1e6 / coach_rps - 1e6 / serve_rps) if coach_rps and serve_rps else float("inf")
+    ok = overhead <= 10 and coach_rps >= 8000 and errors == 0
+    goal = {"what": "Coach: overhead per request vs `sandbox serve`", "goal": "≤ 10 % at ≥ 8,000 requests/s",
+            "measured": f"{overhead:+.1f} % ({coach_rps:,.0f} vs {serve_rps:,.0f} requests/s, {extra_us:+.1f} µs per request)", "ok": ok}
+    lines = [
+        "`kira-walkthrough coach --plain` (request log of 1,000, masking, facts, one line per request to a file) and",
+        "`sandbox serve`, both with default knobs, under `wrk -t1 -c16` on `bench/get_user.lua` (authenticated",
+        f"`GET /v1/users/{{id}}`), {seconds} s per run, the two servers alternating run by run, medians:",
+        "",
+        "| Server | Requests/s | p99 | Runs |",
+        "|---|---|---|---|",
+        f"| `sandbox serve` | {serve_rps:,.0f} | {serve_p99:.1f} ms | {len(servers['serve']['runs'])} |",
+        f"| `coach --plain` | {coach_rps:,.0f} | {coach_p99:.1f} ms | {len(servers['coach']['runs'])} |",
+        "",
+        f"Overhead: {overhead:+.1f} % ({extra_us:+.1f} µs per request); {errors} errors.",
+    ]
+    if not ok:
+        lines += ["", "**Goal missed.**"]
+    return {"goal": goal, "section": {"title": "The coach's overhead per request", "lines": lines}, "load": load_average()}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--binary", required=True)
@@ -958,6 +1032,8 @@ def main():
     loads.append(f"quickstart {quick_runs['load']}")
     load = emulator_under_load(args, quick)
     loads.append(f"wrk {load['load']}")
+    coach = coach_overhead(args, quick)
+    loads.append(f"coach {coach['load']}")
     starts = emulator_start_times(args, 3 if quick else 5)
     inproc = kira_bench(args, quick_runs["sessions"])
     loads.append(f"render/save {inproc['load']}")
@@ -1138,6 +1214,8 @@ def main():
     if not mem_ok:
         wl += emulator_memory_miss(memory)
     sections.append({"title": "The emulator under wrk", "lines": wl})
+    goals.append(coach["goal"])
+    sections.append(coach["section"])
 
     # Peak memory of the emulator.
     emu_hwm = load["emulator_hwm_kb"]

@@ -40,7 +40,7 @@ struct KiraWalkthrough: AsyncParsableCommand {
             With no credentials in the environment it targets a local emulator of the Kira sandbox, \
             so you can try every step without an account.
             """,
-        subcommands: [Run.self, Status.self, Sessions.self, Reset.self, Export.self, Flows.self, Sandbox.self, Drift.self],
+        subcommands: [Run.self, Status.self, Sessions.self, Reset.self, Export.self, Flows.self, Sandbox.self, Drift.self, CoachCommand.self],
         defaultSubcommand: Run.self
     )
 }

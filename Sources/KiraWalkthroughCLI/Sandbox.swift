@@ -93,6 +93,14 @@ extension Sandbox {
         }
 
         func run() async throws {
+            let (server, configuration) = try makeEmulator()
+            try await server.run(handlingSignals: true) { address in
+                printLine(Self.readinessLine(address: address, configuration: configuration))
+            }
+        }
+
+        /// The emulator these options describe, not yet listening (`coach` serves it too).
+        func makeEmulator() throws -> (SandboxServer, SandboxConfiguration) {
             let level = Logger.Level(rawValue: logLevel) ?? .warning
             LogSetup.bootstrap(level: level)
             var logger = Logger(label: "kira-sandbox")
@@ -130,14 +138,15 @@ extension Sandbox {
             } catch {
                 throw ValidationError("\(error)")
             }
+            return (server, configuration)
+        }
+
+        /// The line printed once the emulator listens: the base URL and the demo credentials.
+        static func readinessLine(address: SandboxAddress, configuration: SandboxConfiguration) -> String {
             let first = configuration.tenants[0]
-            try await server.run(handlingSignals: true) { address in
-                printLine(
-                    "Kira sandbox emulator ready at \(address.baseURL) — demo tenant: KIRA_API_KEY=\(first.apiKey) "
-                        + "KIRA_CLIENT_ID=\(first.clientID) KIRA_PASSWORD=\(first.password)"
-                        + (configuration.tenants.count > 1 ? " (+\(configuration.tenants.count - 1) more tenants)" : "")
-                )
-            }
+            return "Kira sandbox emulator ready at \(address.baseURL) — demo tenant: KIRA_API_KEY=\(first.apiKey) "
+                + "KIRA_CLIENT_ID=\(first.clientID) KIRA_PASSWORD=\(first.password)"
+                + (configuration.tenants.count > 1 ? " (+\(configuration.tenants.count - 1) more tenants)" : "")
         }
 
         func loadTenants() throws -> [TenantCredentials] {

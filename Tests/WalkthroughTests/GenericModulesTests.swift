@@ -6,7 +6,7 @@ import Testing
 /// data beside the flows (`flows/kira-api.yaml`, `flows/quickstart.yaml`).
 @Suite struct GenericModulesTests {
     /// The modules that must stay free of any one API's knowledge.
-    static let modules = ["WalkthroughCore", "WalkthroughPresentation", "WalkthroughRunner", "TerminalUI", "Exports"]
+    static let modules = ["WalkthroughCore", "WalkthroughPresentation", "WalkthroughRunner", "TerminalUI", "Exports", "Coach"]
 
     /// What betrays Kira knowledge in code: a quirk id other than the walkthrough's own, a path of
     /// the Kira API, its webhook registration path, its placeholder account number.

@@ -21,6 +21,8 @@ extension SandboxState {
         switch (request.method, segments.count, segments.first) {
         case ("GET", 1, "state"):
             return .ok(stateSummary())
+        case ("GET", _, "coach"):
+            return try coachRoute(request, segments: segments)
         case ("POST", 3, "users") where segments[2] == "verify" || segments[2] == "reject":
             let id = try pathID(segments[1], "user")
             let body = request.body.isEmpty ? nil : try BodyFields.parse(request.body)

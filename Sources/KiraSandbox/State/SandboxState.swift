@@ -58,6 +58,8 @@ public actor SandboxState {
     var dormantTenants: [String: TenantResources] = [:]
     /// Why the last state-file write failed, until one succeeds.
     var stateFileFailure: String?
+    /// The coach's request log (`enableCoach`); nil, and no cost, otherwise.
+    var requestLog: RequestLog?
 
     /// An emulator with the given configuration, reading its state file when there is one.
     ///
@@ -107,6 +109,7 @@ public actor SandboxState {
     /// the API. Saves the state file when something changed.
     public func handle(_ request: SandboxRequest) -> SandboxReply {
         advanceTime()
+        let capture = beginCapture(request)
         var reply: SandboxReply
         if let fault = takeFault(matching: request) {
             switch fault {
@@ -120,6 +123,7 @@ public actor SandboxState {
         } else {
             reply = SandboxReply(response: route(request))
         }
+        if let capture { finishCapture(capture, response: reply.response, dropped: reply.dropConnection) }
         saveIfDirty()
         reply.deliveries = drainOutbox()
         return reply

@@ -1,0 +1,71 @@
+import Coach
+import Foundation
+import KiraJSON
+import KiraSandbox
+
+/// The shipped coach rules (`flows/coach.yaml`).
+package func shippedCoachRules() throws -> CoachRules {
+    let text = try String(contentsOf: KiraBinary.packageRoot.appendingPathComponent("flows/coach.yaml"), encoding: .utf8)
+    return try CoachRules.load(text, file: "flows/coach.yaml")
+}
+
+/// `kira-walkthrough coach --plain --port 0 …` in the background: its base URL, and everything it
+/// prints after the readiness line, read as it comes so the pipe never fills.
+package final class ServedCoach: @unchecked Sendable {
+    let process = Process()
+    package let baseURL: String
+    package let readinessLine: String
+    private let lock = NSLock()
+    private var printed = Data()
+
+    package init(_ arguments: [String] = []) throws {
+        process.executableURL = KiraBinary.url
+        process.arguments = ["coach", "--plain", "--port", "0"] + arguments
+        let stdout = Pipe()
+        process.standardOutput = stdout
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        process.currentDirectoryURL = KiraBinary.packageRoot
+        try process.run()
+        var line = Data()
+        let handle = stdout.fileHandleForReading
+        while line.count <= 4096 {
+            let byte = handle.readData(ofLength: 1)
+            if byte.isEmpty || byte == Data([0x0A]) { break }
+            line.append(byte)
+        }
+        readinessLine = String(decoding: line, as: UTF8.self)
+        guard let range = readinessLine.range(of: #"http://127\.0\.0\.1:[0-9]+/sandbox"#, options: .regularExpression) else {
+            process.terminate()
+            throw ServedEmulator.ServeError(line: readinessLine)
+        }
+        baseURL = String(readinessLine[range])
+        let thread = Thread { [self] in
+            while true {
+                let chunk = handle.availableData
+                if chunk.isEmpty { return }
+                lock.withLock { printed.append(chunk) }
+            }
+        }
+        thread.start()
+    }
+
+    /// What it printed after the readiness line, so far.
+    package var output: String { lock.withLock { String(decoding: printed, as: UTF8.self) } }
+
+    /// Waits (bounded) until its output contains `text`.
+    package func waitForOutput(_ text: String, timeout: Double = 15) async -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if output.contains(text) { return true }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return output.contains(text)
+    }
+
+    /// Stops it (SIGTERM).
+    package func terminate() {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+    }
+}
