@@ -2,6 +2,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import Coach
 import Foundation
+import ShippedFlows
 import KiraJSON
 import KiraSandbox
 import NIOCore
@@ -219,19 +220,19 @@ enum CoachReportText {
 
 /// Finding and loading the coach's rules, the way `run` finds its flow.
 enum CoachFile {
-    /// `--rules`, else `flows/coach.yaml` in the working directory, else beside the sources.
+    /// `--rules` (a path), else the `coach.yaml` shipped inside the binary.
     static func load(_ explicit: String?) throws -> CoachRules {
-        let candidates =
-            explicit.map { [$0] } ?? [
-                FileManager.default.currentDirectoryPath + "/flows/coach.yaml",
-                URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-                    .appendingPathComponent("flows/coach.yaml").path,
-            ]
-        guard let path = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
-            throw CommandFailure(message: "No coach rules at \(candidates.joined(separator: " or "))")
-        }
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw CommandFailure(message: "Cannot read the coach rules \(path)")
+        let text: String
+        if let explicit {
+            guard let read = try? String(contentsOfFile: explicit, encoding: .utf8) else {
+                throw CommandFailure(message: "Cannot read the coach rules \(explicit)")
+            }
+            text = read
+        } else {
+            guard let shipped = ShippedFlows.data("coach.yaml") else {
+                throw CommandFailure(message: "This binary ships no coach rules (flows/coach.yaml)")
+            }
+            text = String(decoding: shipped, as: UTF8.self)
         }
         do {
             return try CoachRules.load(text, file: explicit ?? "flows/coach.yaml")
