@@ -26,6 +26,11 @@ import WalkthroughCore
         // The API description the flow names travels with it.
         let api = try #require(KiraBinary.shippedFlowFile("kira-api.yaml"))
         try Data(api.utf8).write(to: directory.appendingPathComponent("kira-api.yaml"))
+        // So do the images its bodies embed (`{ file_as_data_url: images/… }`).
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("images"), withIntermediateDirectories: true)
+        for image in ["images/specimen-passport.jpg", "images/specimen-utility-bill.png"] {
+            try #require(KiraBinary.shippedFlowData(image)).write(to: directory.appendingPathComponent(image))
+        }
         let lines = broken.components(separatedBy: "\n")
         let index = try #require(lines.firstIndex { $0.contains(marker) }, "\(marker) in the broken copy")
         let column = lines[index].distance(from: lines[index].startIndex, to: lines[index].range(of: marker)!.lowerBound) + 1
@@ -49,7 +54,7 @@ import WalkthroughCore
             "may send up to 12 more POST /v1/virtual-accounts/{{ va_id }}/payout/preview",
             "POST /__emulator/users/{id}/verify (this project's emulator only)",
             "may send GET /v1/virtual-accounts?user_id={{ user_id }}&limit=10",
-            "When every step goes as planned it creates: a user, a virtual account",
+            "When every step goes as planned it creates: a user (when provisioned_user_id is not set), a virtual account (when provisioned_va_id is not set)",
         ] {
             #expect(run.stdout.contains(expected), "\(expected)\n---\n\(run.stdout)")
         }
@@ -101,9 +106,10 @@ import WalkthroughCore
     }
 
     @Test func aWaitWithoutAnOverallTimeoutIsReported() async throws {
+        // The wait for a VERIFIED user, whose mapping starts at its one-line `until`.
         let copy = try brokenCopy(
-            "no-timeout.yaml", replacing: "          max_interval: 10s\n          timeout: 5m\n", with: "          max_interval: 10s\n",
-            marker: "until: { field: account_number"
+            "no-timeout.yaml", replacing: "          max_interval: 15s\n          timeout: 10m\n", with: "          max_interval: 15s\n",
+            marker: "until: { field: status, equals: VERIFIED }"
         )
         try await expectProblem(copy, ["timeout"])
     }

@@ -18,14 +18,17 @@ import WalkthroughCore
 
     static let noCredentials = ["KIRA_API_KEY": "", "KIRA_CLIENT_ID": "", "KIRA_PASSWORD": ""]
 
-    /// The shipped quickstart, loaded as the walkthrough loads it.
+    /// The shipped quickstart, loaded as the walkthrough loads it (its API description and the images
+    /// its bodies embed read beside it).
     static func quickstart() throws -> Flow {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let path = root.appendingPathComponent("flows/quickstart.yaml").path
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        return try FlowLoader.load(text, file: path) { reference in
-            try? String(contentsOfFile: root.appendingPathComponent("flows").appendingPathComponent(reference).path, encoding: .utf8)
-        }
+        let flows = root.appendingPathComponent("flows")
+        return try FlowLoader.load(
+            text, file: path,
+            readFile: { try? String(contentsOfFile: flows.appendingPathComponent($0).path, encoding: .utf8) },
+            readData: { FileManager.default.contents(atPath: flows.appendingPathComponent($0).path) })
     }
 
     /// The right-hand column of each row (after the step list's separator).

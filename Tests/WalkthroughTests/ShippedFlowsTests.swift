@@ -60,6 +60,11 @@ import WalkthroughCore
             to: directory.appendingPathComponent("kira-api.yaml"), atomically: true, encoding: .utf8)
         let image = Data([0x89, 0x50, 0x4E, 0x47, 0x00, 0xFF])
         try image.write(to: directory.appendingPathComponent("images/step.png"))
+        // The images the quickstart's bodies embed, copied beside it as a user's copy would have them.
+        for name in ["specimen-passport.jpg", "specimen-utility-bill.png"] {
+            try FileManager.default.copyItem(
+                at: packageRoot.appendingPathComponent("flows/images/\(name)"), to: directory.appendingPathComponent("images/\(name)"))
+        }
 
         let source = try FlowSource.resolve(flowPath)
         #expect(source == FlowSource(.file(path: flowPath)))
