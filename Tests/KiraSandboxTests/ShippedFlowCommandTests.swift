@@ -13,13 +13,17 @@ import Testing
         let list = try await KiraBinary.run(["flows", "list"], workingDirectory: elsewhere)
         #expect(list.status == 0, "\(list.stderr)")
         let lines = list.stdout.split(separator: "\n").map(String.init)
-        // Every YAML file at the top of flows/ with steps is listed, under its name and title.
+        // Every YAML file at the top of flows/ with a `flow:` id and steps is listed, under its name and
+        // title (coach rules have steps too, but no `flow:` id: they are not a flow).
         let flows = KiraBinary.packageRoot.appendingPathComponent("flows")
         let files = try FileManager.default.contentsOfDirectory(atPath: flows.path).filter { $0.hasSuffix(".yaml") }.sorted()
         var listed = 0
         for file in files {
             let text = try String(contentsOf: flows.appendingPathComponent(file), encoding: .utf8)
-            guard text.split(separator: "\n").contains(where: { $0.hasPrefix("steps:") }) else { continue }
+            let topLevel = text.split(separator: "\n")
+            guard topLevel.contains(where: { $0.hasPrefix("flow:") }), topLevel.contains(where: { $0.hasPrefix("steps:") }) else {
+                continue
+            }
             let name = String(file.dropLast(".yaml".count))
             let title = try #require(text.split(separator: "\n").first { $0.hasPrefix("title:") }).dropFirst("title:".count)
                 .trimmingCharacters(in: CharacterSet(charactersIn: " \"'"))
@@ -29,6 +33,7 @@ import Testing
         #expect(lines.count == listed, "one line per flow:\n\(list.stdout)")
         #expect(lines.contains { $0.hasPrefix("quickstart ") && $0.hasSuffix("Kira sandbox quickstart (7 steps)") }, "\(list.stdout)")
         #expect(!list.stdout.contains("kira-api"), "an API description is not a flow")
+        #expect(!lines.contains { $0.hasPrefix("coach ") }, "coach rules are not a flow")
     }
 
     @Test func runFlowByNameWorksFromAnyWorkingDirectory() async throws {
