@@ -129,8 +129,17 @@ import WalkthroughCore
     /// An answer the engine matches to `condition`, in another casing where the condition ignores
     /// case: its first status, its code and message, its field with the first expected value.
     static func witness(for condition: ResponseCondition, label: String, engine: WalkthroughEngine) -> Answer {
+        let made = witnessParts(for: condition, engine: engine, into: .object([:]))
+        return Answer("made to match \(label)", made.status ?? 200, made.body.text())
+    }
+
+    /// The status and body that make `condition` hold, written into `body`: the conditions under
+    /// its `all` are written into the same body, so the answer holds for every one of them.
+    static func witnessParts(for condition: ResponseCondition, engine: WalkthroughEngine, into body: JSONValue) -> (
+        status: Int?, body: JSONValue
+    ) {
         let folds = !condition.caseSensitive
-        var body = JSONValue.object([:])
+        var body = body
         if let code = condition.code { body = setting(.string(folds ? code.uppercased() : code), at: [.key("code")], in: body) }
         if let fragment = condition.messageContains {
             body = setting(.string("before \(folds ? fragment.uppercased() : fragment) after"), at: [.key("message")], in: body)
@@ -146,7 +155,13 @@ import WalkthroughCore
             }
             if let value, value != .null { body = setting(value, at: field.segments, in: body) }
         }
-        return Answer("made to match \(label)", condition.status?.first ?? 200, body.text())
+        var status = condition.status?.first
+        for part in condition.all ?? [] {
+            let made = witnessParts(for: part, engine: engine, into: body)
+            body = made.body
+            status = status ?? made.status
+        }
+        return (status, body)
     }
 
     /// `document` with `value` at `path`, building the objects and arrays on the way.
