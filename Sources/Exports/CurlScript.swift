@@ -462,7 +462,17 @@ struct CurlScript {
     }
 
     func explanation(_ rule: QuirkRule) -> String {
-        "\"\(bindings.shellText(rule.explain.trimmingCharacters(in: .whitespacesAndNewlines)))\""
+        "\"\(bindings.shellText(rule.explain.trimmingCharacters(in: .whitespacesAndNewlines), literals: requiredFieldValues(rule)))\""
+    }
+
+    /// What a rule with `required` fills in its explanation (`required_fields`, `missing_fields`),
+    /// as the walkthrough computed them from the bodies the session sent, which the script sends
+    /// again; the script has no shell variables for them.
+    func requiredFieldValues(_ rule: QuirkRule) -> [String: String] {
+        guard let first = rule.required?.sentBy.first,
+            let index = flow.steps.firstIndex(where: { step in step.requests.contains { $0.id == first } })
+        else { return [:] }
+        return WalkthroughEngine(flow: flow, session: session).requiredFieldValues(of: rule, stepIndex: index)
     }
 
     // MARK: Quirks and remedies
@@ -530,7 +540,8 @@ struct CurlScript {
             out.line("else")
             out.indented {
                 let resource = control.collection == "users" ? "user" : "virtual account"
-                let ask = "Only your Kira contact can \(control.action) \(resource) \(bindings.shellText(action.id)) in this sandbox: ask them to"
+                let ask =
+                    "Only your Kira contact can \(control.action) \(resource) \(bindings.shellText(action.id)) in this sandbox: ask them to"
                 if context.inWait {
                     out.line("printf '  ☎ %s\\n' \"\(ask); waiting for it until the wait's timeout.\"")
                     out.line("suppress \(rule.id)")

@@ -86,13 +86,15 @@ struct ShellBindings {
         return arguments.joined(separator: " ")
     }
 
-    /// A template as the inside of a bash double-quoted string; secrets are shown as `[secret]`.
-    func shellText(_ source: String) -> String {
+    /// A template as the inside of a bash double-quoted string; secrets are shown as `[secret]`, and
+    /// a reference `literals` holds is written as that text (a value known when the script is made).
+    func shellText(_ source: String, literals: [String: String] = [:]) -> String {
         guard let template = try? Template(parsing: source) else { return ShellQuoting.doubleQuotedContent(source) }
         var out = ""
         for part in template.parts {
             switch part {
             case .literal(let text): out += ShellQuoting.doubleQuotedContent(text)
+            case .reference(let name) where literals[name] != nil: out += ShellQuoting.doubleQuotedContent(literals[name] ?? "")
             case .reference(let name): out += secretNames.contains(name) ? "[secret]" : expansion(name)
             }
         }

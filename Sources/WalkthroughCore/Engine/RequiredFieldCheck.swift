@@ -6,19 +6,27 @@ extension WalkthroughEngine {
     /// A quirk's explanation, with `{{ required_fields }}` and `{{ missing_fields }}` filled when
     /// the rule has `required`.
     func explanation(of rule: QuirkRule, stepIndex index: Int) -> String {
-        guard let required = rule.required, let template = try? Template(parsing: rule.explain) else {
+        let own = requiredFieldValues(of: rule, stepIndex: index)
+        guard !own.isEmpty, let template = try? Template(parsing: rule.explain) else {
             return render(rule.explain) ?? rule.explain
         }
+        return template.render { own[$0] ?? value(of: $0) } ?? rule.explain
+    }
+
+    /// The values a rule with `required` gives its explanation: `required_fields` (every label, in
+    /// order) and `missing_fields` (the labels no body recorded in step `index` satisfies); empty
+    /// for a rule without `required`.
+    public func requiredFieldValues(of rule: QuirkRule, stepIndex index: Int) -> [String: String] {
+        guard let required = rule.required, flow.steps.indices.contains(index) else { return [:] }
         let bodies = sentBodies(required, stepID: flow.steps[index].id)
         let missing = required.missing(in: bodies) { condition, item in
             matches(condition, ResponseSummary(status: 0, json: item, text: item.text()))
         }
-        let own = [
+        return [
             "required_fields": required.fields.map(\.label).joined(separator: ", "),
             "missing_fields": bodies.isEmpty
                 ? "(no body it sent is recorded in this session)" : (missing.isEmpty ? "nothing" : missing.joined(separator: ", ")),
         ]
-        return template.render { own[$0] ?? value(of: $0) } ?? rule.explain
     }
 
     /// The bodies `required.sentBy` sent in step `stepID`, as recorded, from the last send of the
