@@ -57,11 +57,14 @@ struct Status: ParsableCommand {
         return QuirksMet(session: session, flow: flow)
     }
 
-    /// At least `{"session","target","steps":[{"id","title","state"}],"captures":{…}}`; secrets are
+    /// At least `{"session","target","steps":[{"id","title","state"}],"inputs":{…},"captures":{…}}`
+    /// (`inputs` as the run holds them now, a value a remedy's search found included); secrets are
     /// never in a session, so nothing here needs masking.
     static func json(_ session: Session) -> JSONValue {
         var captures = JSONObject()
         for (name, value) in session.captures.sorted(by: { $0.key < $1.key }) { captures[name] = value }
+        var inputs = JSONObject()
+        for (name, value) in session.inputs.sorted(by: { $0.key < $1.key }) { inputs[name] = .string(value) }
         var quirks: JSONValue = .null
         if let met = quirksMet(session) {
             quirks = [
@@ -82,7 +85,8 @@ struct Status: ParsableCommand {
             "steps": .array(
                 session.steps.map { ["id": .string($0.id), "title": .string($0.title), "state": .string($0.state.rawValue)] }
             ),
-            "captures": .object(captures), "pinned_version": session.pinnedVersion.map(JSONValue.string) ?? .null,
+            "inputs": .object(inputs), "captures": .object(captures),
+            "pinned_version": session.pinnedVersion.map(JSONValue.string) ?? .null,
             "exchanges": .int(session.exchanges.count), "updated_at": .string(ISO8601DateFormatter().string(from: session.updatedAt)),
             "webhooks": .array(
                 session.webhooks.map {
