@@ -192,11 +192,13 @@ import WalkthroughCore
         #expect(await tmux.waitFor("[exited 0]"))
     }
 
-    /// Colour escapes: SGR parameters 30-37, 38, 39…, 40-49, 90-97, 100-107.
+    /// Colour escapes: SGR parameters 30-38, 40-48, 90-97, 100-107. Not 39 and 49, "default
+    /// foreground/background": they name no colour, and `capture-pane -e` writes them itself after
+    /// every reset (`printf '\e[7mx\e[0m'` captures as `\e[7mx\e[0m\e[39m\e[49m`).
     static func hasColour(_ text: String) -> Bool {
         for match in text.matches(of: /\u{1B}\[([0-9;]*)m/) {
-            for parameter in match.output.1.split(separator: ";").compactMap({ Int($0) }) {
-                if (30...49).contains(parameter) || (90...107).contains(parameter) { return true }
+            for parameter in match.output.1.split(separator: ";").compactMap({ Int($0) }) where parameter != 39 && parameter != 49 {
+                if (30...48).contains(parameter) || (90...107).contains(parameter) { return true }
             }
         }
         return false

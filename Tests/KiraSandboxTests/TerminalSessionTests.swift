@@ -87,9 +87,12 @@ import Testing
         environment["VISUAL"] = ""
         let tmux = try TmuxSession(command: command(directory), environment: environment)
         defer { tmux.close() }
-        // Exactly one Enter (authenticate), so no extra Enter can send the pin before it is edited.
+        // One Enter to authenticate and one to leave the lesson on its answer, so no extra Enter
+        // can send the pin before it is edited.
         #expect(await tmux.waitFor("Step 2 of 7"))
         #expect(await tmux.waitFor("Press Enter to send"))
+        tmux.send("Enter")
+        #expect(await tmux.waitFor("Press Enter to go on."), "the lesson of step 2:\n\(tmux.screen)")
         tmux.send("Enter")
         #expect(await tmux.waitFor("Step 3 of 7"), "\(tmux.screen)")
         #expect(await tmux.waitFor("target_version"))
@@ -165,6 +168,8 @@ import Testing
         defer { tmux.close() }
         #expect(await tmux.waitFor("Step 2 of 7"))
         #expect(await tmux.waitFor("Press Enter to send"))
+        tmux.send("Enter")
+        #expect(await tmux.waitFor("Press Enter to go on."), "the lesson of step 2:\n\(tmux.screen)")
         tmux.send("Enter")
         #expect(await tmux.waitFor("Step 3 of 7"), "\(tmux.screen)")
         #expect(await tmux.waitFor("Press Enter to send"))
