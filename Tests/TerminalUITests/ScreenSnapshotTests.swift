@@ -186,7 +186,7 @@ func render(_ screen: WalkthroughScreen, width: Int = 100, height: Int = 30, gly
         let text = render(state).text
         #expect(text.contains("\"i\": 99999"), "scrolled to the end")
         #expect(!text.contains("\"i\": 99990"), "only the last screen is drawn")
-        #expect(text.contains("/300003]"), "the status line and 300,002 body lines")
+        #expect(text.contains("/300004]"), "the request sent, the status line and 300,002 body lines")
     }
 
     @Test func monochromeKeepsBoldButDropsColours() {
