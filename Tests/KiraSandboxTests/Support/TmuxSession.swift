@@ -42,6 +42,9 @@ final class TmuxSession: Sendable {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("kira-tmux-\(UUID().uuidString).out").path
         defer { try? FileManager.default.removeItem(atPath: output) }
         var environment = ProcessInfo.processInfo.environment
+        // `swift test` runs the tests with NO_COLOR=1: a program in the pane must see it only
+        // when a test exports it itself (the NO_COLOR test does).
+        environment.removeValue(forKey: "NO_COLOR")
         if let marker {
             environment[markerVariable] = marker
             environment[packageVariable] = KiraBinary.packageRoot.path
