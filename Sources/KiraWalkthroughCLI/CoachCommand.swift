@@ -2,11 +2,11 @@ import ArgumentParser
 import AsyncHTTPClient
 import Coach
 import Foundation
-import ShippedFlows
 import KiraJSON
 import KiraSandbox
 import NIOCore
 import NIOHTTP1
+import ShippedFlows
 import TerminalUI
 
 #if canImport(Glibc)
@@ -75,9 +75,12 @@ extension CoachCommand {
                 let running = try await server.start()
                 // Printed before the screen takes over, so it stays in the scrollback.
                 printLine(Sandbox.Serve.readinessLine(address: running.address, configuration: configuration))
-                let header = "kira-walkthrough coach — \(running.address.baseURL) — demo tenant: KIRA_API_KEY=\(configuration.tenants[0].apiKey)"
+                let header =
+                    "kira-walkthrough coach — \(running.address.baseURL) — demo tenant: KIRA_API_KEY=\(configuration.tenants[0].apiKey)"
                     + " KIRA_CLIENT_ID=\(configuration.tenants[0].clientID) KIRA_PASSWORD=\(configuration.tenants[0].password)"
-                let opened = await MainActor.run { CoachTerminal.open(header: header, noColor: noColor || ProcessInfo.processInfo.environment["NO_COLOR"] != nil) }
+                let opened = await MainActor.run {
+                    CoachTerminal.open(header: header, noColor: noColor || ProcessInfo.processInfo.environment["NO_COLOR"] != nil)
+                }
                 if let terminal = opened {
                     await terminal.run {
                         let report = await state.coachReport() ?? CoachReport(steps: [], findings: [], requestCount: 0)
@@ -243,30 +246,10 @@ enum CoachFile {
 }
 
 extension OperatorCall {
-    /// `GET /__emulator/<control>` on the emulator at `url`.
+    /// `GET /__emulator/<control>` on the coach at `url`.
     static func get(_ control: String, url: String, adminToken: String?) async throws -> JSONValue {
-        var base = url
-        while base.hasSuffix("/") { base.removeLast() }
-        if base.hasSuffix("/sandbox") { base.removeLast("/sandbox".count) }
-        guard let parsed = URL(string: base), parsed.scheme == "http" || parsed.scheme == "https", parsed.host != nil else {
-            throw ValidationError("--url must be the coach's base URL, such as http://127.0.0.1:4010/sandbox")
-        }
-        var request = HTTPClientRequest(url: "\(base)/__emulator/\(control)")
-        request.method = .GET
-        if let adminToken { request.headers.add(name: "x-admin-token", value: adminToken) }
-        let response: HTTPClientResponse
-        do {
-            response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
-        } catch {
-            throw OperatorError(message: "Cannot reach the coach at \(base): \(error). Is `kira-walkthrough coach` running?")
-        }
-        let bytes = Array(buffer: try await response.body.collect(upTo: 8 << 20))
-        let json = try? JSONValue.parse(bytes)
-        guard (200..<300).contains(Int(response.status.code)) else {
-            let message = json?["message"]?.stringValue ?? String(decoding: bytes, as: UTF8.self)
-            throw OperatorError(message: "The emulator answered \(response.status.code): \(message)")
-        }
-        guard let json else { throw OperatorError(message: "The emulator answered with something that is not JSON") }
-        return json
+        try await call(
+            .GET, control, url: url, adminToken: adminToken, program: "the coach", command: "kira-walkthrough coach",
+            answerLimit: 8 << 20)
     }
 }

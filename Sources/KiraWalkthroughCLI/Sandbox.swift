@@ -240,6 +240,11 @@ extension Sandbox {
         }
     }
 
+    /// Prints a virtual account an operator action answered: whole with `--json`, else its new status.
+    static func printAccount(_ account: JSONValue, id: String, options: OperatorOptions) {
+        printLine(options.json ? account.text(.pretty) : "Virtual account \(id) is now \(account["status"]?.stringValue ?? "?")")
+    }
+
     /// `sandbox rfi-account ID`.
     struct RequestInformation: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -259,7 +264,7 @@ extension Sandbox {
         func run() async throws {
             let body: JSONValue = reason.map { ["reason": .string($0)] } ?? [:]
             let account = try await OperatorCall.post("virtual-accounts/\(id)/rfi", body: body, options: options)
-            printLine(options.json ? account.text(.pretty) : "Virtual account \(id) is now \(account["status"]?.stringValue ?? "?")")
+            Sandbox.printAccount(account, id: id, options: options)
         }
     }
 
@@ -277,7 +282,7 @@ extension Sandbox {
 
         func run() async throws {
             let account = try await OperatorCall.post("virtual-accounts/\(id)/clear-rfi", options: options)
-            printLine(options.json ? account.text(.pretty) : "Virtual account \(id) is now \(account["status"]?.stringValue ?? "?")")
+            Sandbox.printAccount(account, id: id, options: options)
         }
     }
 
@@ -299,7 +304,7 @@ extension Sandbox {
         func run() async throws {
             let body: JSONValue = reason.map { ["reason": .string($0)] } ?? [:]
             let account = try await OperatorCall.post("virtual-accounts/\(id)/deactivate", body: body, options: options)
-            printLine(options.json ? account.text(.pretty) : "Virtual account \(id) is now \(account["status"]?.stringValue ?? "?")")
+            Sandbox.printAccount(account, id: id, options: options)
         }
     }
 }
@@ -307,24 +312,37 @@ extension Sandbox {
 /// A call to a running emulator's `/__emulator/` controls.
 enum OperatorCall {
     static func post(_ control: String, body: JSONValue = [:], options: Sandbox.OperatorOptions) async throws -> JSONValue {
-        var base = options.url
+        try await call(
+            .POST, control, body: body, url: options.url, adminToken: options.adminToken, program: "the emulator",
+            command: "kira-walkthrough sandbox serve", answerLimit: 1 << 20)
+    }
+
+    /// `method /__emulator/<control>` on the emulator at `url` (its base URL, with or without
+    /// `/sandbox`); its JSON answer, or an `OperatorError` that says what to check.
+    static func call(
+        _ method: HTTPMethod, _ control: String, body: JSONValue? = nil, url: String, adminToken: String?, program: String,
+        command: String, answerLimit: Int
+    ) async throws -> JSONValue {
+        var base = url
         while base.hasSuffix("/") { base.removeLast() }
         if base.hasSuffix("/sandbox") { base.removeLast("/sandbox".count) }
-        guard let url = URL(string: base), url.scheme == "http" || url.scheme == "https", url.host != nil else {
-            throw ValidationError("--url must be the emulator's base URL, such as http://127.0.0.1:4010/sandbox")
+        guard let parsed = URL(string: base), parsed.scheme == "http" || parsed.scheme == "https", parsed.host != nil else {
+            throw ValidationError("--url must be \(program)'s base URL, such as http://127.0.0.1:4010/sandbox")
         }
         var request = HTTPClientRequest(url: "\(base)/__emulator/\(control)")
-        request.method = .POST
-        request.headers.add(name: "content-type", value: "application/json")
-        if let token = options.adminToken { request.headers.add(name: "x-admin-token", value: token) }
-        request.body = .bytes(ByteBuffer(bytes: body.serialized()))
+        request.method = method
+        if let adminToken { request.headers.add(name: "x-admin-token", value: adminToken) }
+        if let body {
+            request.headers.add(name: "content-type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body.serialized()))
+        }
         let response: HTTPClientResponse
         do {
             response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
         } catch {
-            throw OperatorError(message: "Cannot reach the emulator at \(base): \(error). Is `kira-walkthrough sandbox serve` running?")
+            throw OperatorError(message: "Cannot reach \(program) at \(base): \(error). Is `\(command)` running?")
         }
-        let bytes = Array(buffer: try await response.body.collect(upTo: 1 << 20))
+        let bytes = Array(buffer: try await response.body.collect(upTo: answerLimit))
         let json = try? JSONValue.parse(bytes)
         guard (200..<300).contains(Int(response.status.code)) else {
             let message = json?["message"]?.stringValue ?? String(decoding: bytes, as: UTF8.self)
