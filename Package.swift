@@ -151,6 +151,7 @@ let package = Package(
                 "WalkthroughPresentation",
                 "WalkthroughRunner",
                 "KiraClient",
+                "HostNames",
                 "SessionStore",
                 "Exports",
                 "TerminalUI",

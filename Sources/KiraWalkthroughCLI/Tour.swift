@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HostNames
 import KiraClient
 import ShippedFlows
 import WalkthroughCore
@@ -27,12 +28,6 @@ enum TourFile {
         }
     }
 
-    /// `localhost`, `::1` or `127.*`: this machine.
-    static func isLoopback(_ host: String) -> Bool {
-        let bare = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased()
-        return bare == "localhost" || bare == "::1" || bare.hasPrefix("127.")
-    }
-
     /// Refuses (a usage error, exit code 2) any target but this project's emulator on this
     /// machine: the tour moves the emulator's clock and plays the Kira operator.
     static func checkTarget(_ name: String) async throws {
@@ -41,7 +36,7 @@ enum TourFile {
             "--tour runs only on the local emulator: --target local (the default with --tour), or the URL of "
             + "`kira-walkthrough sandbox serve` on this machine. It moves the emulator's clock and plays the Kira operator, "
             + "which no real sandbox allows"
-        guard name != "sandbox", let url = URL(string: name), let host = url.host, isLoopback(host) else {
+        guard name != "sandbox", let url = URL(string: name), let host = url.host, HostName.isLoopback(host) else {
             throw ValidationError("\(refusal); \(name) is not one.")
         }
         guard await EmulatorControls.isEmulator(name) else {
