@@ -46,7 +46,7 @@ let package = Package(
         /// Pure: the flow format, the walkthrough state machine, the session model. No IO.
         .target(
             name: "WalkthroughCore",
-            dependencies: ["KiraJSON", .product(name: "Yams", package: "Yams")],
+            dependencies: ["KiraJSON", .product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: upcoming
         ),
         /// Pure: the coach's rules (data), its request log entries and the evaluator that turns a log
@@ -97,7 +97,9 @@ let package = Package(
         /// The only module that imports CNcursesw.
         .target(
             name: "TerminalUI",
-            dependencies: ["CNcursesw", "ChildProcesses", "WalkthroughCore", "WalkthroughPresentation", "KiraJSON", "Coach"],
+            dependencies: [
+                "CNcursesw", "ChildProcesses", "DurableFiles", "WalkthroughCore", "WalkthroughPresentation", "KiraJSON", "Coach",
+            ],
             swiftSettings: upcoming
         ),
         /// A local listener for Kira webhooks: signature check, dedupe, records.
@@ -156,6 +158,7 @@ let package = Package(
                 "Exports",
                 "TerminalUI",
                 "ShippedFlows",
+                "DurableFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -189,7 +192,7 @@ let package = Package(
             name: "WalkthroughTests",
             dependencies: [
                 "WalkthroughCore", "WalkthroughPresentation", "WalkthroughRunner", "KiraClient", "SessionStore", "KiraSandbox", "KiraJSON",
-                "DurableFiles", "ShippedFlows",
+                "DurableFiles", "ShippedFlows", "KiraTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -198,7 +201,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TerminalUITests",
-            dependencies: ["TerminalUI", "WalkthroughCore", "WalkthroughPresentation", "KiraJSON", "Coach"],
+            dependencies: ["TerminalUI", "WalkthroughCore", "WalkthroughPresentation", "KiraJSON", "Coach", "KiraTestSupport"],
             exclude: ["Snapshots"],
             swiftSettings: upcoming
         ),

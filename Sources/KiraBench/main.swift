@@ -303,6 +303,6 @@ do {
     default: throw BenchError.usage("kira-bench render|save|object [--option value …]")
     }
 } catch {
-    FileHandle.standardError.write(Data("\(error)\n".utf8))
+    StandardStream.error.write("\(error)\n")
     exit(2)
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DurableFiles
 import Exports
 import Foundation
 import KiraSandbox
@@ -64,7 +65,7 @@ struct Export: ParsableCommand {
         let secrets = ["KIRA_API_KEY", "KIRA_PASSWORD"].compactMap { environment[$0] } + [demo.apiKey, demo.password]
         let text = SessionExporter(flow: walkthrough, session: session, knownSecrets: secrets).export(format)
         guard let output else {
-            FileHandle.standardOutput.write(Data(text.utf8))
+            StandardStream.output.write(text)
             return
         }
         try ExportFile.write(text, to: output, executable: format == .curl)

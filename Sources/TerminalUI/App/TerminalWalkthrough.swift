@@ -1,4 +1,5 @@
 import ChildProcesses
+import DurableFiles
 import Foundation
 import KiraJSON
 import WalkthroughCore
@@ -407,7 +408,7 @@ public final class TerminalWalkthrough: WalkthroughPresenter {
         }
         for _ in 0..<5 {
             FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
-            if let problem { FileHandle.standardError.write(Data("kira-walkthrough: \(problem) — opening the editor again.\n".utf8)) }
+            if let problem { StandardStream.error.write("kira-walkthrough: \(problem) — opening the editor again.\n") }
             // An empty signal mask, default dispositions and no descriptor of ours but the
             // terminal's three: the editor must see Ctrl-C and SIGTERM like any program started by a shell.
             do {

@@ -68,15 +68,24 @@ final class TmuxSession: Sendable {
                 guard let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ"),
                     environ.split(separator: 0).contains(where: { $0.elementsEqual("\(markerVariable)=\(marker)".utf8) })
                 else { return nil }
-                // A zombie has exited: only its parent's wait is missing.
-                let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
-                if let close = stat.lastIndex(of: ")"), stat[close...].dropFirst(2).first == "Z" { return nil }
+                guard let number = pid_t(pid), isRunning(number) else { return nil }
                 let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") ?? Data()
                 return "\(pid) " + String(decoding: command.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
             }
         #else
             return []
         #endif
+    }
+
+    /// Whether `pid` is a process that has not exited. A zombie has exited: only its parent's
+    /// wait is missing (a daemonized tmux server's parent is init, which reaps when it gets to it).
+    static func isRunning(_ pid: pid_t) -> Bool {
+        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
+        #if os(Linux)
+            let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+            if let close = stat.lastIndex(of: ")"), stat[close...].dropFirst(2).first == "Z" { return false }
+        #endif
+        return true
     }
 
     /// Sends keys (tmux key names such as `Enter`, `Escape`, `q`).
