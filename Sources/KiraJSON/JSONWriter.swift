@@ -88,8 +88,17 @@ extension JSONValue {
     static func newline(into out: inout [UInt8], options: JSONWriteOptions, indent: Int) {
         guard options.pretty else { return }
         out.append(UInt8(ascii: "\n"))
-        out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: indent * 2))
+        var spaces = indent * 2
+        // One copy per newline from a ready line of spaces, not one append per space.
+        while spaces > 0 {
+            let chunk = min(spaces, indentation.count)
+            indentation.withUnsafeBufferPointer { out.append(contentsOf: $0[0..<chunk]) }
+            spaces -= chunk
+        }
     }
+
+    /// Spaces for `newline`'s indentation.
+    static let indentation = [UInt8](repeating: UInt8(ascii: " "), count: 64)
 
     static let hexDigits = Array("0123456789abcdef".utf8)
 

@@ -30,12 +30,19 @@ public struct SecretScrubber: Sendable {
     }
 
     /// Exact values to mask wherever they appear (credentials from the environment, old keys).
-    public var knownSecrets: [String]
+    public let knownSecrets: [String]
+    /// `knownSecrets` as characters, in the same order (split once, not at every position).
+    let knownCharacters: [[Character]]
+    /// The characters a secret can start with: positions starting with anything else are
+    /// skipped without trying each pattern (most of a long body).
+    let firstCharacters: Set<Character>
 
     public init(knownSecrets: [String] = []) {
         // Longest first, so a value that contains another is masked whole; very short values would
         // mangle unrelated text.
         self.knownSecrets = Array(Set(knownSecrets.filter { $0.count >= 6 })).sorted { $0.count > $1.count }
+        knownCharacters = self.knownSecrets.map { Array($0) }
+        firstCharacters = Set(knownCharacters.compactMap(\.first)).union(Self.patternFirstCharacters)
     }
 
     /// Every secret in `text`, in order.
@@ -80,26 +87,35 @@ public struct SecretScrubber: Sendable {
     static let tokenCharacters = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
     static let keyCharacters = tokenCharacters.union("_-")
     static let bearerCharacters = tokenCharacters.union("-._~+/=")
+    static let base64URLCharacters = tokenCharacters.union("-_")
+    static let accessTokenPrefix = Array("kat_")
+    static let apiKeyPrefix = Array("kira_")
+    static let jsonWebTokenPrefix = Array("eyJ")
+    static let bearerPrefix = Array("Bearer ")
+    /// The first characters of the patterns above.
+    static let patternFirstCharacters: Set<Character> = ["k", "e", "B"]
 
     func match(_ characters: [Character], at index: Int) -> Finding? {
-        for secret in knownSecrets where Self.hasPrefix(characters, at: index, Array(secret)) {
+        guard firstCharacters.contains(characters[index]) else { return nil }
+        for (secret, secretCharacters) in zip(knownSecrets, knownCharacters)
+        where Self.hasPrefix(characters, at: index, secretCharacters) {
             return Finding(kind: .knownValue, offset: index, length: secret.count)
         }
         // A token starts at a word boundary: `mykat_x` is not one.
         let boundary = index == 0 || !Self.keyCharacters.contains(characters[index - 1])
         guard boundary else { return nil }
-        if let length = Self.run(characters, at: index, prefix: "kat_", allowed: Self.tokenCharacters, minimum: 8) {
+        if let length = Self.run(characters, at: index, prefix: Self.accessTokenPrefix, allowed: Self.tokenCharacters, minimum: 8) {
             return Finding(kind: .accessToken, offset: index, length: length)
         }
-        if let length = Self.run(characters, at: index, prefix: "kira_", allowed: Self.keyCharacters, minimum: 8) {
+        if let length = Self.run(characters, at: index, prefix: Self.apiKeyPrefix, allowed: Self.keyCharacters, minimum: 8) {
             return Finding(kind: .apiKey, offset: index, length: length)
         }
         if let length = Self.jsonWebToken(characters, at: index) {
             return Finding(kind: .jsonWebToken, offset: index, length: length)
         }
-        if Self.hasPrefix(characters, at: index, Array("Bearer ")) {
-            let start = index + "Bearer ".count
-            if let length = Self.run(characters, at: start, prefix: "", allowed: Self.bearerCharacters, minimum: 16) {
+        if Self.hasPrefix(characters, at: index, Self.bearerPrefix) {
+            let start = index + Self.bearerPrefix.count
+            if let length = Self.run(characters, at: start, prefix: [], allowed: Self.bearerCharacters, minimum: 16) {
                 return Finding(kind: .bearerToken, offset: start, length: length)
             }
         }
@@ -108,31 +124,35 @@ public struct SecretScrubber: Sendable {
 
     static func hasPrefix(_ characters: [Character], at index: Int, _ prefix: [Character]) -> Bool {
         guard index + prefix.count <= characters.count else { return false }
-        for (offset, character) in prefix.enumerated() where characters[index + offset] != character { return false }
+        var offset = 0
+        while offset < prefix.count {
+            if characters[index + offset] != prefix[offset] { return false }
+            offset += 1
+        }
         return true
     }
 
     /// The length of `prefix` followed by at least `minimum` allowed characters, or `nil`.
-    static func run(_ characters: [Character], at index: Int, prefix: String, allowed: Set<Character>, minimum: Int) -> Int? {
-        let prefixCharacters = Array(prefix)
-        guard hasPrefix(characters, at: index, prefixCharacters) else { return nil }
-        var end = index + prefixCharacters.count
+    static func run(_ characters: [Character], at index: Int, prefix: [Character], allowed: Set<Character>, minimum: Int) -> Int? {
+        guard hasPrefix(characters, at: index, prefix) else { return nil }
+        var end = index + prefix.count
         while end < characters.count, allowed.contains(characters[end]) { end += 1 }
         let length = end - index
-        return length - prefixCharacters.count >= minimum ? length : nil
+        return length - prefix.count >= minimum ? length : nil
     }
 
     /// `eyJ<base64url>.eyJ<base64url>[.<base64url>]`.
     static func jsonWebToken(_ characters: [Character], at index: Int) -> Int? {
-        let base64URL = tokenCharacters.union("-_")
-        guard let header = run(characters, at: index, prefix: "eyJ", allowed: base64URL, minimum: 8) else { return nil }
+        guard let header = run(characters, at: index, prefix: jsonWebTokenPrefix, allowed: base64URLCharacters, minimum: 8) else {
+            return nil
+        }
         var end = index + header
         guard end < characters.count, characters[end] == ".",
-            let payload = run(characters, at: end + 1, prefix: "eyJ", allowed: base64URL, minimum: 8)
+            let payload = run(characters, at: end + 1, prefix: jsonWebTokenPrefix, allowed: base64URLCharacters, minimum: 8)
         else { return nil }
         end += 1 + payload
         if end < characters.count, characters[end] == ".",
-            let signature = run(characters, at: end + 1, prefix: "", allowed: base64URL, minimum: 1)
+            let signature = run(characters, at: end + 1, prefix: [], allowed: base64URLCharacters, minimum: 1)
         {
             end += 1 + signature
         }
