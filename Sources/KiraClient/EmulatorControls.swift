@@ -28,17 +28,55 @@ public enum EmulatorControls {
 
     /// Whether `baseURL` answers `/healthz` as the kira-sandbox emulator, within `timeout` at the
     /// most: a refused port, a silent server or a slow body all answer `false` by then.
-    public static func isEmulator(_ baseURL: String, timeout: Duration = .seconds(2)) async -> Bool {
+    ///
+    /// The answer is due at the timeout whatever the probe is doing: the timer is the event loop's
+    /// (a `Task.sleep` wakes through the concurrency pool's queue), and a probe still running then
+    /// is cancelled and left to unwind on its own rather than awaited. The probe runs on `executor`
+    /// when one is given (a caller whose concurrency pool is busy gives it threads of its own).
+    public static func isEmulator(
+        _ baseURL: String, timeout: Duration = .seconds(2), on executor: (any TaskExecutor)? = nil
+    ) async -> Bool {
         let url = root(of: baseURL) + "/healthz"
-        return await withTaskGroup(of: Bool?.self) { group in
-            group.addTask { await probe(url, timeout: timeout) }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return nil
+        let answer = FirstAnswer()
+        return await withCheckedContinuation { continuation in
+            answer.start(continuation)
+            let probing = Task(executorPreference: executor) { answer.give(await probe(url, timeout: timeout)) }
+            http.eventLoopGroup.any().scheduleTask(in: .nanoseconds(timeout.nanoseconds)) {
+                answer.give(false)
+                probing.cancel()
             }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first ?? false
+        }
+    }
+
+    /// The first of the probe's answer and the timer's: resumes its waiter once.
+    final class FirstAnswer: @unchecked Sendable {
+        // Guarded by `lock`.
+        private let lock = NSLock()
+        private var waiter: CheckedContinuation<Bool, Never>?
+        private var answer: Bool?
+
+        func start(_ continuation: CheckedContinuation<Bool, Never>) {
+            lock.lock()
+            if let answer {
+                lock.unlock()
+                continuation.resume(returning: answer)
+                return
+            }
+            waiter = continuation
+            lock.unlock()
+        }
+
+        func give(_ value: Bool) {
+            lock.lock()
+            guard answer == nil else {
+                lock.unlock()
+                return
+            }
+            answer = value
+            let waiting = waiter
+            waiter = nil
+            lock.unlock()
+            waiting?.resume(returning: value)
         }
     }
 

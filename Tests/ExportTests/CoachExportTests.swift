@@ -16,7 +16,7 @@ import Testing
         )
         #expect(export.status == 0, "\(export.stderr)")
 
-        let coach = try ServedCoach(["--auto-verify-after", "0", "--va-ready-after", "0"])
+        let coach = try await ServedCoach(["--auto-verify-after", "0", "--va-ready-after", "0"])
         defer { coach.terminate() }
         #expect(coach.readinessLine.hasPrefix("Kira sandbox emulator ready at "), "the same readiness line as sandbox serve")
         let run = try await KiraBinary.run(
@@ -49,7 +49,7 @@ import Testing
     }
 
     @Test func aReportOfAnEmulatorWithoutTheCoachSaysWhatToRun() async throws {
-        let emulator = try ServedEmulator()
+        let emulator = try await ServedEmulator()
         defer { emulator.terminate() }
         let report = try await KiraBinary.run(["coach", "report", "--url", emulator.baseURL])
         #expect(report.status == 1)

@@ -378,55 +378,59 @@ import WalkthroughCore
     }
 
     @Test func jqLowersTextExactlyAsSwiftDoes() async throws {
-        // The table in the prelude, expanded, is Swift's lowercase mapping of every code point.
-        let prelude = CurlScript.prelude
-        let start = try #require(prelude.range(of: "def lower_ranges: ["))
-        let end = try #require(prelude.range(of: "];", range: start.upperBound..<prelude.endIndex))
-        let table = try JSONValue.parse("[" + prelude[start.upperBound..<end.lowerBound] + "]")
-        var mapping: [UInt32: UInt32] = [:]
-        for row in try #require(table.arrayValue) {
-            let numbers = try #require(row.arrayValue).compactMap(\.intValue)
-            try #require(numbers.count == 4)
-            for code in stride(from: numbers[0], through: numbers[1], by: numbers[3]) {
-                mapping[UInt32(code)] = UInt32(code + numbers[2])
+        // Computes for a while without suspending: on a computing thread, not the pool (see TestThreads).
+        try await TestThreads.compute {
+            // The table in the prelude, expanded, is Swift's lowercase mapping of every code point.
+            let prelude = CurlScript.prelude
+            let start = try #require(prelude.range(of: "def lower_ranges: ["))
+            let end = try #require(prelude.range(of: "];", range: start.upperBound..<prelude.endIndex))
+            let table = try JSONValue.parse("[" + prelude[start.upperBound..<end.lowerBound] + "]")
+            var mapping: [UInt32: UInt32] = [:]
+            for row in try #require(table.arrayValue) {
+                let numbers = try #require(row.arrayValue).compactMap(\.intValue)
+                try #require(numbers.count == 4)
+                for code in stride(from: numbers[0], through: numbers[1], by: numbers[3]) {
+                    mapping[UInt32(code)] = UInt32(code + numbers[2])
+                }
             }
-        }
-        var cased: [Unicode.Scalar] = []
-        var differences: [String] = []
-        for value in UInt32(0)...0x10FFFF {
-            guard let scalar = Unicode.Scalar(value) else { continue }
-            let swift = String(scalar).lowercased().unicodeScalars.map(\.value)
-            let table = value == 0x130 ? [105, 775] : [mapping[value] ?? value]
-            if swift != table { differences.append(String(value, radix: 16)) }
-            if swift != [value] {
-                for neighbour in [value - 1, value, value + 1] { if let near = Unicode.Scalar(neighbour) { cased.append(near) } }
+            var cased: [Unicode.Scalar] = []
+            var differences: [String] = []
+            for value in UInt32(0)...0x10FFFF {
+                guard let scalar = Unicode.Scalar(value) else { continue }
+                let swift = String(scalar).lowercased().unicodeScalars.map(\.value)
+                let table = value == 0x130 ? [105, 775] : [mapping[value] ?? value]
+                if swift != table { differences.append(String(value, radix: 16)) }
+                if swift != [value] {
+                    for neighbour in [value - 1, value, value + 1] { if let near = Unicode.Scalar(neighbour) { cased.append(near) } }
+                }
             }
-        }
-        #expect(differences.isEmpty, "code points the table lowers otherwise than Swift: \(differences.prefix(20))")
-        #expect(cased.count > 3000, "\(cased.count)")
+            #expect(differences.isEmpty, "code points the table lowers otherwise than Swift: \(differences.prefix(20))")
+            #expect(cased.count > 3000, "\(cased.count)")
 
-        // jq's lower, run, gives Swift's answer for every code point that has a lower case and its neighbours.
-        var text = ""
-        text.unicodeScalars.append(contentsOf: cased)
-        let directory = try KiraBinary.temporaryDirectory("kira-lower")
-        let input = directory.appendingPathComponent("text")
-        try Data(text.utf8).write(to: input)
-        let preludeFile = directory.appendingPathComponent("prelude.sh")
-        try Data(prelude.utf8).write(to: preludeFile)
-        let output = directory.appendingPathComponent("lowered")
-        let run = try await KiraBinary.run(
-            [
-                "-c", "source \"$1\"; jq -nj --rawfile text \"$2\" \"$JQ_PRELUDE\"' $text | lower' > \"$3\"", "lower", preludeFile.path,
-                input.path, output.path,
-            ],
-            executable: URL(fileURLWithPath: "/bin/bash"), timeout: 120)
-        #expect(run.status == 0, "\(run.stderr)")
-        let jq = Array(String(decoding: try Data(contentsOf: output), as: UTF8.self).unicodeScalars)
-        let swift = Array(text.lowercased().unicodeScalars)
-        #expect(jq.count == swift.count)
-        let wrong = zip(jq, swift).filter { $0 != $1 }.prefix(10).map {
-            "U+\(String($0.1.value, radix: 16)): jq U+\(String($0.0.value, radix: 16))"
+            // jq's lower, run, gives Swift's answer for every code point that has a lower case and its neighbours.
+            var text = ""
+            text.unicodeScalars.append(contentsOf: cased)
+            let directory = try KiraBinary.temporaryDirectory("kira-lower")
+            let input = directory.appendingPathComponent("text")
+            try Data(text.utf8).write(to: input)
+            let preludeFile = directory.appendingPathComponent("prelude.sh")
+            try Data(prelude.utf8).write(to: preludeFile)
+            let output = directory.appendingPathComponent("lowered")
+            let run = try await KiraBinary.run(
+                [
+                    "-c", "source \"$1\"; jq -nj --rawfile text \"$2\" \"$JQ_PRELUDE\"' $text | lower' > \"$3\"", "lower", preludeFile.path,
+                    input.path, output.path,
+                ],
+                executable: URL(fileURLWithPath: "/bin/bash"), timeout: 120)
+            #expect(run.status == 0, "\(run.stderr)")
+            let jq = Array(String(decoding: try Data(contentsOf: output), as: UTF8.self).unicodeScalars)
+            let swift = Array(text.lowercased().unicodeScalars)
+            #expect(jq.count == swift.count)
+            let wrong = zip(jq, swift).filter { $0 != $1 }.prefix(10).map {
+                "U+\(String($0.1.value, radix: 16)): jq U+\(String($0.0.value, radix: 16))"
+            }
+            #expect(wrong.isEmpty, "\(wrong)")
+
         }
-        #expect(wrong.isEmpty, "\(wrong)")
     }
 }

@@ -50,7 +50,7 @@ import WalkthroughCore
             #expect(!script.text.contains(old), "the old \(name) is not reused")
         }
 
-        let emulator = try ServedEmulator(["--auto-verify-after", "0", "--va-ready-after", "0"])
+        let emulator = try await ServedEmulator(["--auto-verify-after", "0", "--va-ready-after", "0"])
         defer { emulator.terminate() }
         let run = try await runScript(script.path, against: emulator)
         #expect(run.status == 0, "\(run.stdout.suffix(3000))\n\(run.stderr)")
@@ -69,7 +69,7 @@ import WalkthroughCore
         let made = try await WalkthroughSessions.shared.session(.versioning)
         let script = try await exportScript(made)
         #expect(script.text.contains("SET_HEADERS=\"x-api-version:\" send_request GET"), "the header left out")
-        let emulator = try ServedEmulator(["--auto-verify-after", "0", "--va-ready-after", "0"])
+        let emulator = try await ServedEmulator(["--auto-verify-after", "0", "--va-ready-after", "0"])
         defer { emulator.terminate() }
         let run = try await runScript(script.path, against: emulator)
         #expect(run.status == 0, "\(run.stdout.suffix(3000))\n\(run.stderr)")
@@ -86,7 +86,7 @@ import WalkthroughCore
     @Test func onAnEmulatorThatNeverVerifiesTheScriptTakesTheOperatorRemedyAsTheSessionDid() async throws {
         let made = try await WalkthroughSessions.shared.session(.standard)
         let script = try await exportScript(made)
-        let emulator = try ServedEmulator(["--va-ready-after", "1"])
+        let emulator = try await ServedEmulator(["--va-ready-after", "1"])
         defer { emulator.terminate() }
         let run = try await runScript(script.path, against: emulator)
         #expect(run.status == 0, "\(run.stdout.suffix(3000))\n\(run.stderr)")
@@ -107,7 +107,7 @@ import WalkthroughCore
         #expect(
             script.text.contains("search_amount payout_amount 2048 12 send_preview"), "and the search is the remedy, should it be needed")
 
-        let emulator = try ServedEmulator(["--auto-verify-after", "0", "--va-ready-after", "0"])
+        let emulator = try await ServedEmulator(["--auto-verify-after", "0", "--va-ready-after", "0"])
         defer { emulator.terminate() }
         let run = try await runScript(script.path, against: emulator)
         #expect(run.status == 0, "\(run.stdout.suffix(3000))\n\(run.stderr)")
@@ -124,7 +124,7 @@ import WalkthroughCore
     @Test func theScriptStillSearchesWhenTheAmountItIsGivenIsBelowTheMinimum() async throws {
         let made = try await WalkthroughSessions.shared.session(.payoutMinimumSearch)
         let script = try await exportScript(made)
-        let emulator = try ServedEmulator(["--auto-verify-after", "0", "--va-ready-after", "0"])
+        let emulator = try await ServedEmulator(["--auto-verify-after", "0", "--va-ready-after", "0"])
         defer { emulator.terminate() }
         let run = try await runScript(script.path, against: emulator, extra: ["KIRA_PAYOUT_AMOUNT": "1.50"])
         #expect(run.status == 0, "\(run.stdout.suffix(3000))\n\(run.stderr)")

@@ -148,13 +148,18 @@ import WalkthroughCore
     }
 
     @Test func everyProblemIsReportedInOneRun() async throws {
-        var text = try Self.quickstartText
-        text = text.replacingOccurrences(of: "- id: Q-ONE-VA", with: "- id: Q-NOT-A-QUIRK")
-        text = text.replacingOccurrences(of: "sender_name: Walkthrough Sender", with: "sender_name: Bearer abcdefghijklmnopqrstuvwxyz")
-        let check = FlowLinter.check(text, file: "many.yaml", readFile: KiraBinary.shippedFlowFile, readData: KiraBinary.shippedFlowData)
-        #expect(!check.isValid)
-        #expect(check.issues.count == 2, "\(check.issues)")
-        #expect(check.issues.allSatisfy { $0.location.file == "many.yaml" && $0.location.line > 1 })
+        // Computes for a while without suspending: on a computing thread, not the pool (see TestThreads).
+        try await TestThreads.compute {
+            var text = try Self.quickstartText
+            text = text.replacingOccurrences(of: "- id: Q-ONE-VA", with: "- id: Q-NOT-A-QUIRK")
+            text = text.replacingOccurrences(of: "sender_name: Walkthrough Sender", with: "sender_name: Bearer abcdefghijklmnopqrstuvwxyz")
+            let check = FlowLinter.check(
+                text, file: "many.yaml", readFile: KiraBinary.shippedFlowFile, readData: KiraBinary.shippedFlowData)
+            #expect(!check.isValid)
+            #expect(check.issues.count == 2, "\(check.issues)")
+            #expect(check.issues.allSatisfy { $0.location.file == "many.yaml" && $0.location.line > 1 })
+
+        }
     }
 
     @Test func inputDefaultsThatReferToEachOtherAreACycle() async throws {
@@ -176,21 +181,25 @@ import WalkthroughCore
     }
 
     @Test func theKnownQuirkIdsAreTheContractsAndTheWalkthroughsOwn() async throws {
-        // The catalogue is the API description's (flows/kira-api.yaml), plus the walkthrough's own id.
-        let known = try KiraBinary.quickstartFlow().api.quirkIDs
-        for id in [
-            "Q-ONE-VA", "Q-PAYOUT-MIN", "Q-NO-AUTO-VERIFY", "Q-PIN-FORWARD-ONLY", "Q-WAIT-TIMEOUT", "Q-LIMIT-100", "Q-TOKEN-TTL",
-            "Q-NOT-TRIGGERED", "Q-DUPLICATE-EMAIL", "Q-VA-RFI", "Q-VA-DEACTIVATED",
-        ] {
-            #expect(known.contains(id), "\(id)")
+        // Computes for a while without suspending: on a computing thread, not the pool (see TestThreads).
+        try await TestThreads.compute {
+            // The catalogue is the API description's (flows/kira-api.yaml), plus the walkthrough's own id.
+            let known = try KiraBinary.quickstartFlow().api.quirkIDs
+            for id in [
+                "Q-ONE-VA", "Q-PAYOUT-MIN", "Q-NO-AUTO-VERIFY", "Q-PIN-FORWARD-ONLY", "Q-WAIT-TIMEOUT", "Q-LIMIT-100", "Q-TOKEN-TTL",
+                "Q-NOT-TRIGGERED", "Q-DUPLICATE-EMAIL", "Q-VA-RFI", "Q-VA-DEACTIVATED",
+            ] {
+                #expect(known.contains(id), "\(id)")
+            }
+            // The contract's nineteen, the project's names for the pin's forward-only rule, a duplicate
+            // email and a virtual account's rfi and deactivation, and the walkthrough's wait timeout.
+            #expect(known.count == 24)
+            // Every quirk the shipped flow uses is known.
+            let check = FlowLinter.check(
+                (try? Self.quickstartText) ?? "", file: "flows/quickstart.yaml", readFile: KiraBinary.shippedFlowFile,
+                readData: KiraBinary.shippedFlowData)
+            #expect(check.isValid, "\(check.issues)")
+
         }
-        // The contract's nineteen, the project's names for the pin's forward-only rule, a duplicate
-        // email and a virtual account's rfi and deactivation, and the walkthrough's wait timeout.
-        #expect(known.count == 24)
-        // Every quirk the shipped flow uses is known.
-        let check = FlowLinter.check(
-            (try? Self.quickstartText) ?? "", file: "flows/quickstart.yaml", readFile: KiraBinary.shippedFlowFile,
-            readData: KiraBinary.shippedFlowData)
-        #expect(check.isValid, "\(check.issues)")
     }
 }

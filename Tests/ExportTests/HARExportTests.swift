@@ -210,34 +210,40 @@ struct HARValidator {
         #expect(Secrets.leaks(in: text).isEmpty, "\(Secrets.leaks(in: text))")
     }
 
-    @Test func aSecretThatSlippedIntoARecordIsMaskedOnTheWayOut() throws {
-        let flow = try KiraBinary.quickstartFlow()
-        var session = Session(
-            name: "leaky", flow: flow, target: SessionTarget(kind: "url", baseURL: "http://127.0.0.1:1/sandbox", isEmulator: true),
-            now: Date())
-        session.record(
-            ExchangeRecord(
-                sequence: 1, stepID: "authenticate", requestID: "auth", note: nil, method: "POST",
-                url: "http://127.0.0.1:1/sandbox/auth?api_key=kira_leaked_key_123",
-                requestHeaders: [["x-api-key", "kira_sandbox_demo_key"], ["Authorization", "Bearer kat_0123456789abcdef0123456789"]],
-                requestBody: "{\"password\": \"demo-password\"}", status: 200, responseHeaders: [["content-type", "application/json"]],
-                responseBody: "{\"data\": {\"access_token\": \"kat_0123456789abcdef0123456789\", \"note\": \"token kat_99999999aaaa\"}}",
-                error: nil,
-                startedAt: Date(), durationMilliseconds: -3
+    @Test func aSecretThatSlippedIntoARecordIsMaskedOnTheWayOut() async throws {
+        // Computes for a while without suspending: on a computing thread, not the pool (see TestThreads).
+        try await TestThreads.compute {
+            let flow = try KiraBinary.quickstartFlow()
+            var session = Session(
+                name: "leaky", flow: flow, target: SessionTarget(kind: "url", baseURL: "http://127.0.0.1:1/sandbox", isEmulator: true),
+                now: Date())
+            session.record(
+                ExchangeRecord(
+                    sequence: 1, stepID: "authenticate", requestID: "auth", note: nil, method: "POST",
+                    url: "http://127.0.0.1:1/sandbox/auth?api_key=kira_leaked_key_123",
+                    requestHeaders: [["x-api-key", "kira_sandbox_demo_key"], ["Authorization", "Bearer kat_0123456789abcdef0123456789"]],
+                    requestBody: "{\"password\": \"demo-password\"}", status: 200, responseHeaders: [["content-type", "application/json"]],
+                    responseBody:
+                        "{\"data\": {\"access_token\": \"kat_0123456789abcdef0123456789\", \"note\": \"token kat_99999999aaaa\"}}",
+                    error: nil,
+                    startedAt: Date(), durationMilliseconds: -3
+                )
             )
-        )
-        for format in ExportFormat.allCases {
-            let text = SessionExporter(flow: flow, session: session, knownSecrets: ["demo-password"]).export(format)
-            #expect(Secrets.leaks(in: text).isEmpty, "\(format): \(Secrets.leaks(in: text))")
-            #expect(!text.contains("kira_leaked_key_123"), "\(format)")
+            for format in ExportFormat.allCases {
+                let text = SessionExporter(flow: flow, session: session, knownSecrets: ["demo-password"]).export(format)
+                #expect(Secrets.leaks(in: text).isEmpty, "\(format): \(Secrets.leaks(in: text))")
+                #expect(!text.contains("kira_leaked_key_123"), "\(format)")
+            }
+            let har = try JSONValue.parse(SessionExporter(flow: flow, session: session).export(.har))
+            #expect(
+                HARValidator.validate(har).isEmpty, "a negative duration becomes 0, a masked URL stays a URL: \(HARValidator.validate(har))"
+            )
+            let request = har["log"]?["entries"]?.arrayValue?.first?["request"]
+            #expect(request?["queryString"]?.arrayValue?.first?["name"] == "api_key")
+            #expect(request?["queryString"]?.arrayValue?.first?["value"] == "[REDACTED]")
+            #expect(request?["url"]?.stringValue?.hasSuffix("?api_key=%5BREDACTED%5D") == true)
+
         }
-        let har = try JSONValue.parse(SessionExporter(flow: flow, session: session).export(.har))
-        #expect(
-            HARValidator.validate(har).isEmpty, "a negative duration becomes 0, a masked URL stays a URL: \(HARValidator.validate(har))")
-        let request = har["log"]?["entries"]?.arrayValue?.first?["request"]
-        #expect(request?["queryString"]?.arrayValue?.first?["name"] == "api_key")
-        #expect(request?["queryString"]?.arrayValue?.first?["value"] == "[REDACTED]")
-        #expect(request?["url"]?.stringValue?.hasSuffix("?api_key=%5BREDACTED%5D") == true)
     }
 
     @Test func theValidatorCatchesWhatIsNotHAR() throws {

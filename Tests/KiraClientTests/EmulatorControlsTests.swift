@@ -19,38 +19,44 @@ import Testing
 
     @Test func theEmulatorIsRecognised() async throws {
         try await LiveSandbox.with { sandbox in
-            #expect(await EmulatorControls.isEmulator(sandbox.baseURL))
-            #expect(await EmulatorControls.isEmulator(sandbox.baseURL + "/"))
-            #expect(await EmulatorControls.isEmulator(sandbox.rootURL))
+            #expect(await EmulatorControls.isEmulator(sandbox.baseURL, on: TestThreads.timing))
+            #expect(await EmulatorControls.isEmulator(sandbox.baseURL + "/", on: TestThreads.timing))
+            #expect(await EmulatorControls.isEmulator(sandbox.rootURL, on: TestThreads.timing))
         }
     }
 
     @Test func aPortWithNothingListeningIsNotTheEmulator() async throws {
-        let socket = try LoopbackSocket()  // bound, not listening: connections are refused
-        defer { socket.close() }
-        let started = ContinuousClock.now
-        #expect(await EmulatorControls.isEmulator(socket.baseURL, timeout: .milliseconds(500)) == false)
-        // Bounded by the probe's timeout (a refused connection is retried inside it), not by
-        // HTTP's 10 s connect timeout; the margin is for a loaded machine.
-        #expect(ContinuousClock.now - started < .seconds(8))
+        try await TestThreads.run {
+            let socket = try LoopbackSocket()  // bound, not listening: connections are refused
+            defer { socket.close() }
+            let started = ContinuousClock.now
+            #expect(await EmulatorControls.isEmulator(socket.baseURL, timeout: .milliseconds(500), on: TestThreads.timing) == false)
+            // Bounded by the probe's timeout (a refused connection is retried inside it), not by
+            // HTTP's 10 s connect timeout; the margin is for a loaded machine.
+            #expect(ContinuousClock.now - started < .seconds(8))
+        }
     }
 
     @Test func anotherServerAnsweringHealthzIsNotTheEmulator() async throws {
-        let server = try LoopbackSocket()
-        defer { server.close() }
-        try server.serve(status: 200, body: #"{"status":"ok","service":"something-else"}"#)
-        #expect(await EmulatorControls.isEmulator(server.baseURL) == false)
+        try await TestThreads.run {
+            let server = try LoopbackSocket()
+            defer { server.close() }
+            try server.serve(status: 200, body: #"{"status":"ok","service":"something-else"}"#)
+            #expect(await EmulatorControls.isEmulator(server.baseURL, on: TestThreads.timing) == false)
+        }
     }
 
     @Test func aServerThatDoesNotAnswerInTimeIsNotTheEmulator() async throws {
-        // Faults never apply to /healthz, so this is a listener that accepts and never answers.
-        let socket = try LoopbackSocket()
-        defer { socket.close() }
-        try socket.listenWithoutAnswering()
-        let started = ContinuousClock.now
-        #expect(await EmulatorControls.isEmulator(socket.baseURL, timeout: .milliseconds(300)) == false)
-        // Bounded by the probe's timeout: without it, a silent server holds the probe forever.
-        #expect(ContinuousClock.now - started < .seconds(8))
+        try await TestThreads.run {
+            // Faults never apply to /healthz, so this is a listener that accepts and never answers.
+            let socket = try LoopbackSocket()
+            defer { socket.close() }
+            try socket.listenWithoutAnswering()
+            let started = ContinuousClock.now
+            #expect(await EmulatorControls.isEmulator(socket.baseURL, timeout: .milliseconds(300), on: TestThreads.timing) == false)
+            // Bounded by the probe's timeout: without it, a silent server holds the probe forever.
+            #expect(ContinuousClock.now - started < .seconds(8))
+        }
     }
 
     @Test func verifyUserFlipsAUserCreatedThroughTheClient() async throws {
@@ -164,14 +170,16 @@ import Testing
     }
 
     @Test func nothingListeningIsAFailureNotACrash() async throws {
-        let socket = try LoopbackSocket()
-        defer { socket.close() }
-        let started = ContinuousClock.now
-        let failure = await EmulatorControls.perform(
-            OperatorRequest(verb: .verifyUser, id: newKey(), label: "Verify"), baseURL: socket.baseURL)
-        #expect(failure != nil)
-        #expect(failure?.isEmpty == false)
-        // At once, not after the action's 10 s deadline of retried connections (margin for a loaded machine).
-        #expect(ContinuousClock.now - started < .seconds(5))
+        try await TestThreads.run {
+            let socket = try LoopbackSocket()
+            defer { socket.close() }
+            let started = ContinuousClock.now
+            let failure = await EmulatorControls.perform(
+                OperatorRequest(verb: .verifyUser, id: newKey(), label: "Verify"), baseURL: socket.baseURL)
+            #expect(failure != nil)
+            #expect(failure?.isEmpty == false)
+            // At once, not after the action's 10 s deadline of retried connections (margin for a loaded machine).
+            #expect(ContinuousClock.now - started < .seconds(5))
+        }
     }
 }

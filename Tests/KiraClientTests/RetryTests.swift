@@ -361,26 +361,28 @@ import Testing
     /// Nothing listens (a local emulator that was stopped): the kernel refuses the connection at
     /// once, so the client should say so at once rather than after the connect timeout.
     @Test func aRefusedConnectionFailsFast() async throws {
-        let socket = try LoopbackSocket()  // bound, not listening
-        defer { socket.close() }
-        var configuration = KiraClientConfiguration()
-        configuration.maxAttempts = 1
-        // A long connect timeout, so "at once" and "after the timeout" are far apart even on a
-        // loaded machine: the answer must not wait for it.
-        configuration.connectTimeout = .seconds(60)
-        let client = try KiraAPIClient(
-            baseURL: socket.baseURL, apiVersion: apiVersion, apiKey: TenantCredentials.demo.apiKey,
-            clientID: TenantCredentials.demo.clientID,
-            password: TenantCredentials.demo.password, configuration: configuration, sleep: SleepLog().sleep
-        )
-        var request = Requests.listUsers()
-        request.auth = .none
-        let started = ContinuousClock.now
-        let outcome = await client.send(request, secret: demoSecrets)
-        let elapsed = ContinuousClock.now - started
-        await client.shutdown()
-        #expect(outcome.failure?.hasPrefix("Connection refused") == true)
-        #expect(elapsed < .seconds(15), "a refused connection took \(elapsed) (connectTimeout is \(configuration.connectTimeout))")
+        try await TestThreads.run {
+            let socket = try LoopbackSocket()  // bound, not listening
+            defer { socket.close() }
+            var configuration = KiraClientConfiguration()
+            configuration.maxAttempts = 1
+            // A long connect timeout, so "at once" and "after the timeout" are far apart even on a
+            // loaded machine: the answer must not wait for it.
+            configuration.connectTimeout = .seconds(60)
+            let client = try KiraAPIClient(
+                baseURL: socket.baseURL, apiVersion: apiVersion, apiKey: TenantCredentials.demo.apiKey,
+                clientID: TenantCredentials.demo.clientID,
+                password: TenantCredentials.demo.password, configuration: configuration, sleep: SleepLog().sleep
+            )
+            var request = Requests.listUsers()
+            request.auth = .none
+            let started = ContinuousClock.now
+            let outcome = await client.send(request, secret: demoSecrets)
+            let elapsed = ContinuousClock.now - started
+            await client.shutdown()
+            #expect(outcome.failure?.hasPrefix("Connection refused") == true)
+            #expect(elapsed < .seconds(15), "a refused connection took \(elapsed) (connectTimeout is \(configuration.connectTimeout))")
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 import DurableFiles
 import Foundation
 import KiraJSON
+import KiraTestSupport
 import Testing
 
 @testable import SessionStore
@@ -125,19 +126,23 @@ func mode(_ path: String) throws -> Int {
         }
     }
 
-    @Test func saveReplacesAndKeepsTheModeEvenOverALooserFile() throws {
-        try withTemporaryDirectory { root in
-            let store = SessionStore(directory: root)
-            var session = try quickstartSession("s")
-            try store.save(session)
-            chmod(store.path(for: "s"), 0o644)
-            session.cursor = 3
-            session.inputs["email"] = "ada@example.com"
-            try store.save(session)
-            #expect(try mode(store.path(for: "s")) & 0o777 == 0o600)
-            let loaded = try #require(try store.load("s"))
-            #expect(loaded.cursor == 3)
-            #expect(loaded.inputs["email"] == "ada@example.com")
+    @Test func saveReplacesAndKeepsTheModeEvenOverALooserFile() async throws {
+        // Computes for a while without suspending: on a computing thread, not the pool (see TestThreads).
+        try await TestThreads.compute {
+            try withTemporaryDirectory { root in
+                let store = SessionStore(directory: root)
+                var session = try quickstartSession("s")
+                try store.save(session)
+                chmod(store.path(for: "s"), 0o644)
+                session.cursor = 3
+                session.inputs["email"] = "ada@example.com"
+                try store.save(session)
+                #expect(try mode(store.path(for: "s")) & 0o777 == 0o600)
+                let loaded = try #require(try store.load("s"))
+                #expect(loaded.cursor == 3)
+                #expect(loaded.inputs["email"] == "ada@example.com")
+            }
+
         }
     }
 
@@ -352,46 +357,50 @@ func mode(_ path: String) throws -> Int {
 
 /// `list` and `reset`.
 @Suite struct SessionListAndResetTests {
-    @Test func listShowsEverySessionAndWhyOneCannotBeRead() throws {
-        try withTemporaryDirectory { root in
-            let store = SessionStore(directory: root)
-            var done = try quickstartSession("b-done")
-            for index in done.steps.indices { done.steps[index].phase = .succeeded }
-            done.completedAt = Date(timeIntervalSince1970: 1_800_000_100)
-            try store.save(done)
-            var halfway = try quickstartSession("a-halfway")
-            halfway.steps[0].phase = .succeeded
-            halfway.steps[1].phase = .skipped
-            halfway.steps[2].phase = .blocked(
-                BlockedQuirk(quirkID: "Q-NO-AUTO-VERIFY", requestID: "user_verified", explanation: "never verified", remedies: []),
-                active: nil)
-            halfway.target = SessionTarget(kind: "url", baseURL: "https://example.test/sandbox", isEmulator: false)
-            try store.save(halfway)
-            write(store.path(for: "c-broken"), "nope".utf8)
-            // Not sessions: an emulator's state, a lock, a backup, a stray file.
-            write(store.emulatorStatePath(for: "b-done"), "{}".utf8)
-            let lock = try store.lock("b-done")
-            defer { lock.release() }
-            write(root + "/old.json.bak-20270101T000000Z", "{}".utf8)
-            write(root + "/notes.txt", "hi".utf8)
+    @Test func listShowsEverySessionAndWhyOneCannotBeRead() async throws {
+        // Computes for a while without suspending: on a computing thread, not the pool (see TestThreads).
+        try await TestThreads.compute {
+            try withTemporaryDirectory { root in
+                let store = SessionStore(directory: root)
+                var done = try quickstartSession("b-done")
+                for index in done.steps.indices { done.steps[index].phase = .succeeded }
+                done.completedAt = Date(timeIntervalSince1970: 1_800_000_100)
+                try store.save(done)
+                var halfway = try quickstartSession("a-halfway")
+                halfway.steps[0].phase = .succeeded
+                halfway.steps[1].phase = .skipped
+                halfway.steps[2].phase = .blocked(
+                    BlockedQuirk(quirkID: "Q-NO-AUTO-VERIFY", requestID: "user_verified", explanation: "never verified", remedies: []),
+                    active: nil)
+                halfway.target = SessionTarget(kind: "url", baseURL: "https://example.test/sandbox", isEmulator: false)
+                try store.save(halfway)
+                write(store.path(for: "c-broken"), "nope".utf8)
+                // Not sessions: an emulator's state, a lock, a backup, a stray file.
+                write(store.emulatorStatePath(for: "b-done"), "{}".utf8)
+                let lock = try store.lock("b-done")
+                defer { lock.release() }
+                write(root + "/old.json.bak-20270101T000000Z", "{}".utf8)
+                write(root + "/notes.txt", "hi".utf8)
 
-            let list = store.list()
-            #expect(list.map(\.name) == ["a-halfway", "b-done", "c-broken"])
-            let a = list[0]
-            #expect(a.finishedSteps == 2)
-            #expect(a.totalSteps == halfway.steps.count)
-            #expect(a.complete == false)
-            #expect(a.target == "https://example.test/sandbox")
-            #expect(a.problem == nil)
-            #expect(a.path == store.path(for: "a-halfway"))
-            let b = list[1]
-            #expect(b.complete)
-            #expect(b.finishedSteps == b.totalSteps)
-            #expect(b.target == "local emulator")
-            #expect(b.updatedAt == done.updatedAt)
-            let c = list[2]
-            #expect(c.problem?.contains("corrupt") == true)
-            #expect(bytes(store.path(for: "c-broken")) == Array("nope".utf8))
+                let list = store.list()
+                #expect(list.map(\.name) == ["a-halfway", "b-done", "c-broken"])
+                let a = list[0]
+                #expect(a.finishedSteps == 2)
+                #expect(a.totalSteps == halfway.steps.count)
+                #expect(a.complete == false)
+                #expect(a.target == "https://example.test/sandbox")
+                #expect(a.problem == nil)
+                #expect(a.path == store.path(for: "a-halfway"))
+                let b = list[1]
+                #expect(b.complete)
+                #expect(b.finishedSteps == b.totalSteps)
+                #expect(b.target == "local emulator")
+                #expect(b.updatedAt == done.updatedAt)
+                let c = list[2]
+                #expect(c.problem?.contains("corrupt") == true)
+                #expect(bytes(store.path(for: "c-broken")) == Array("nope".utf8))
+            }
+
         }
     }
 
@@ -401,26 +410,32 @@ func mode(_ path: String) throws -> Int {
         }
     }
 
-    @Test func resetMovesTheSessionAndItsEmulatorStateToTimestampedBackups() throws {
-        try withTemporaryDirectory { root in
-            let store = SessionStore(directory: root)
-            try store.save(try quickstartSession("s"))
-            try store.save(try quickstartSession("other"))
-            let emulatorState = Array(#"{"tenants":[]}"#.utf8)
-            write(store.emulatorStatePath(for: "s"), emulatorState)
-            let sessionBytes = try #require(bytes(store.path(for: "s")))
+    @Test func resetMovesTheSessionAndItsEmulatorStateToTimestampedBackups() async throws {
+        // Computes for a while without suspending: on a computing thread, not the pool (see TestThreads).
+        try await TestThreads.compute {
+            try withTemporaryDirectory { root in
+                let store = SessionStore(directory: root)
+                try store.save(try quickstartSession("s"))
+                try store.save(try quickstartSession("other"))
+                let emulatorState = Array(#"{"tenants":[]}"#.utf8)
+                write(store.emulatorStatePath(for: "s"), emulatorState)
+                let sessionBytes = try #require(bytes(store.path(for: "s")))
 
-            let now = Date(timeIntervalSince1970: 1_800_000_000)  // 2027-01-15T08:00:00Z
-            let backups = try store.reset("s", now: now)
-            #expect(
-                backups == [store.path(for: "s") + ".bak-20270115T080000Z", store.emulatorStatePath(for: "s") + ".bak-20270115T080000Z"])
-            #expect(!FileManager.default.fileExists(atPath: store.path(for: "s")))
-            #expect(!FileManager.default.fileExists(atPath: store.emulatorStatePath(for: "s")))
-            #expect(bytes(backups[0]) == sessionBytes)
-            #expect(bytes(backups[1]) == emulatorState)
-            #expect(try store.load("s") == nil)
-            // Other sessions are not touched, and backups are not listed as sessions.
-            #expect(store.list().map(\.name) == ["other"])
+                let now = Date(timeIntervalSince1970: 1_800_000_000)  // 2027-01-15T08:00:00Z
+                let backups = try store.reset("s", now: now)
+                #expect(
+                    backups == [
+                        store.path(for: "s") + ".bak-20270115T080000Z", store.emulatorStatePath(for: "s") + ".bak-20270115T080000Z",
+                    ])
+                #expect(!FileManager.default.fileExists(atPath: store.path(for: "s")))
+                #expect(!FileManager.default.fileExists(atPath: store.emulatorStatePath(for: "s")))
+                #expect(bytes(backups[0]) == sessionBytes)
+                #expect(bytes(backups[1]) == emulatorState)
+                #expect(try store.load("s") == nil)
+                // Other sessions are not touched, and backups are not listed as sessions.
+                #expect(store.list().map(\.name) == ["other"])
+            }
+
         }
     }
 
@@ -431,28 +446,36 @@ func mode(_ path: String) throws -> Int {
         }
     }
 
-    @Test func resetKeepsEveryBackupWhenRunTwice() throws {
-        try withTemporaryDirectory { root in
-            let store = SessionStore(directory: root)
-            try store.save(try quickstartSession("s"))
-            let first = try store.reset("s", now: Date(timeIntervalSince1970: 1_800_000_000))
-            try store.save(try quickstartSession("s"))
-            let second = try store.reset("s", now: Date(timeIntervalSince1970: 1_800_000_061))
-            #expect(first != second)
-            #expect(try FileManager.default.contentsOfDirectory(atPath: root).filter { $0.contains(".bak-") }.count == 2)
+    @Test func resetKeepsEveryBackupWhenRunTwice() async throws {
+        // Computes for a while without suspending: on a computing thread, not the pool (see TestThreads).
+        try await TestThreads.compute {
+            try withTemporaryDirectory { root in
+                let store = SessionStore(directory: root)
+                try store.save(try quickstartSession("s"))
+                let first = try store.reset("s", now: Date(timeIntervalSince1970: 1_800_000_000))
+                try store.save(try quickstartSession("s"))
+                let second = try store.reset("s", now: Date(timeIntervalSince1970: 1_800_000_061))
+                #expect(first != second)
+                #expect(try FileManager.default.contentsOfDirectory(atPath: root).filter { $0.contains(".bak-") }.count == 2)
+            }
+
         }
     }
 
     /// Two resets in the same second (a script that resets, runs one step, resets again).
-    @Test func resetTwiceWithinOneSecondKeepsBothBackups() throws {
-        try withTemporaryDirectory { root in
-            let store = SessionStore(directory: root)
-            let now = Date(timeIntervalSince1970: 1_800_000_000)
-            try store.save(try quickstartSession("s"))
-            _ = try store.reset("s", now: now)
-            try store.save(try quickstartSession("s"))
-            #expect(throws: Never.self) { _ = try store.reset("s", now: now) }
-            #expect(try FileManager.default.contentsOfDirectory(atPath: root).filter { $0.contains(".bak-") }.count == 2)
+    @Test func resetTwiceWithinOneSecondKeepsBothBackups() async throws {
+        // Computes for a while without suspending: on a computing thread, not the pool (see TestThreads).
+        try await TestThreads.compute {
+            try withTemporaryDirectory { root in
+                let store = SessionStore(directory: root)
+                let now = Date(timeIntervalSince1970: 1_800_000_000)
+                try store.save(try quickstartSession("s"))
+                _ = try store.reset("s", now: now)
+                try store.save(try quickstartSession("s"))
+                #expect(throws: Never.self) { _ = try store.reset("s", now: now) }
+                #expect(try FileManager.default.contentsOfDirectory(atPath: root).filter { $0.contains(".bak-") }.count == 2)
+            }
+
         }
     }
 }

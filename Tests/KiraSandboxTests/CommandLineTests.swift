@@ -8,7 +8,7 @@ import Testing
 /// The `kira-walkthrough` binary as people run it: `sandbox serve`, the operator commands, `run`.
 @Suite(.serialized) struct CommandLineTests {
     @Test func serveAnnouncesItsBaseURLAndTheDemoCredentials() async throws {
-        let served = try ServedEmulator()
+        let served = try await ServedEmulator()
         let demo = TenantCredentials.demo
         #expect(served.baseURL.hasPrefix("http://127.0.0.1:"))
         #expect(served.readinessLine.contains("KIRA_API_KEY=\(demo.apiKey)"))
@@ -19,12 +19,12 @@ import Testing
     }
 
     @Test func sigintAlsoShutsDownCleanly() async throws {
-        let served = try ServedEmulator()
+        let served = try await ServedEmulator()
         #expect(await served.stop(signal: SIGINT) == 0)
     }
 
     @Test func operatorCommandsActOnARunningEmulator() async throws {
-        let served = try ServedEmulator()
+        let served = try await ServedEmulator()
         defer { served.terminate() }
         let provisioned = try await KiraBinary.run(["sandbox", "provision", "--url", served.baseURL])
         #expect(provisioned.status == 0, "\(provisioned.stderr)")
@@ -68,7 +68,7 @@ import Testing
 
     /// `sandbox provision` prints lines a POSIX shell evals; the three ids it sets answer over HTTP.
     @Test func provisionedIdsCanBeEvaluatedByAShell() async throws {
-        let served = try ServedEmulator()
+        let served = try await ServedEmulator()
         defer { served.terminate() }
         let demo = TenantCredentials.demo
         let script = """
@@ -123,7 +123,7 @@ import Testing
     }
 
     @Test func theSeedPagesCurlCommandsBehaveAsDocumented() async throws {
-        let served = try ServedEmulator(["--va-ready-after", "1"])
+        let served = try await ServedEmulator(["--va-ready-after", "1"])
         defer { served.terminate() }
         let demo = TenantCredentials.demo
         let script = KiraBinary.packageRoot.appendingPathComponent("Tests/KiraSandboxTests/Scripts/quickstart-curl.sh")

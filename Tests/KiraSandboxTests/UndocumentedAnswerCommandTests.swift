@@ -36,7 +36,7 @@ import Testing
     /// the keyed request again (its recommendation for a request safe to repeat) and completes,
     /// with one virtual account.
     @Test func anUndocumented422StopsWithExitThreeAndAResumeCompletesWithoutADuplicate() async throws {
-        let served = try ServedEmulator(["--va-ready-after", "0.3"])
+        let served = try await ServedEmulator(["--va-ready-after", "0.3"])
         defer { served.terminate() }
         try await inject(
             served,

@@ -102,7 +102,7 @@ import Testing
 
     @Test func killedAtAnyMomentTheWalkthroughFinishesWithoutDuplicates() async throws {
         // Slow timers (review after 3 s, account ready after 3 s) keep each run alive long enough to be killed.
-        let served = try ServedEmulator(["--va-ready-after", "3", "--payout-step-interval", "1"])
+        let served = try await ServedEmulator(["--va-ready-after", "3", "--payout-step-interval", "1"])
         defer { served.terminate() }
         let directory = stateDirectory()
         var environment = demoEnvironment
@@ -192,7 +192,7 @@ import Testing
     @Test func twoRunnersCannotShareASession() async throws {
         // Accounts stay PENDING-ACT-ACCOUNT for a minute, so the first runner is still polling
         // (and holding the session) when the second one starts, however fast the machine.
-        let served = try ServedEmulator(["--va-ready-after", "60"])
+        let served = try await ServedEmulator(["--va-ready-after", "60"])
         defer { served.terminate() }
         let directory = stateDirectory()
         var environment = demoEnvironment

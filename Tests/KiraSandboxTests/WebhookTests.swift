@@ -21,7 +21,7 @@ import Testing
         while ContinuousClock.now < deadline {
             let log = (try? await sandbox.control("GET", "webhooks").json["deliveries"]?.arrayValue) ?? []
             if let entry = log.first(where: { $0["event"]?.stringValue == event }), isDone(entry) { return entry }
-            try? await Task.sleep(for: .milliseconds(20))
+            try? await TestThreads.sleep(for: .milliseconds(20))
         }
         return nil
     }

@@ -18,7 +18,7 @@ package final class ServedCoach: @unchecked Sendable {
     private let lock = NSLock()
     private var printed = Data()
 
-    package init(_ arguments: [String] = []) throws {
+    package init(_ arguments: [String] = []) async throws {
         process.executableURL = KiraBinary.url
         process.arguments = ["coach", "--plain", "--port", "0"] + arguments
         let stdout = Pipe()
@@ -27,14 +27,8 @@ package final class ServedCoach: @unchecked Sendable {
         process.standardInput = FileHandle.nullDevice
         process.currentDirectoryURL = KiraBinary.packageRoot
         try process.run()
-        var line = Data()
         let handle = stdout.fileHandleForReading
-        while line.count <= 4096 {
-            let byte = handle.readData(ofLength: 1)
-            if byte.isEmpty || byte == Data([0x0A]) { break }
-            line.append(byte)
-        }
-        readinessLine = String(decoding: line, as: UTF8.self)
+        readinessLine = try await ServedEmulator.firstLine(of: handle)
         guard let range = readinessLine.range(of: #"http://127\.0\.0\.1:[0-9]+/sandbox"#, options: .regularExpression) else {
             process.terminate()
             throw ServedEmulator.ServeError(line: readinessLine)

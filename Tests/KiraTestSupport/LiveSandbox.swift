@@ -38,21 +38,26 @@ package struct LiveSandbox: Sendable {
     package let demo = TenantCredentials.demo
 
     /// Runs `body` against a fresh emulator, stopping it afterwards (also when `body` throws).
+    ///
+    /// The emulator and `body` run on `TestThreads`: what they expect of time holds however busy
+    /// the other tests keep the cooperative pool.
     package static func with<T: Sendable>(
         _ configuration: SandboxConfiguration = SandboxConfiguration(),
         clock: SandboxClock = .fixed(at: testEpoch),
         _ body: (LiveSandbox) async throws -> T
     ) async throws -> T {
-        let state = try SandboxState(configuration: configuration, clock: clock)
-        let server = try SandboxServer(state: state, host: "127.0.0.1", port: 0)
-        let running = try await server.start()
-        do {
-            let result = try await body(LiveSandbox(state: state, address: running.address))
-            await running.stop()
-            return result
-        } catch {
-            await running.stop()
-            throw error
+        try await TestThreads.run {
+            let state = try SandboxState(configuration: configuration, clock: clock)
+            let server = try SandboxServer(state: state, host: "127.0.0.1", port: 0, sleep: TestThreads.sleeper)
+            let running = try await server.start(on: TestThreads.timing)
+            do {
+                let result = try await body(LiveSandbox(state: state, address: running.address))
+                await running.stop()
+                return result
+            } catch {
+                await running.stop()
+                throw error
+            }
         }
     }
 

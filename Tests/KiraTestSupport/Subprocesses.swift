@@ -149,7 +149,7 @@ package final class ServedEmulator: @unchecked Sendable {
     package let secondsToReady: Double
     private let stdout: Pipe
 
-    package init(_ arguments: [String] = []) throws {
+    package init(_ arguments: [String] = []) async throws {
         process.executableURL = KiraBinary.url
         process.arguments = ["sandbox", "serve", "--port", "0"] + arguments
         stdout = Pipe()
@@ -158,21 +158,28 @@ package final class ServedEmulator: @unchecked Sendable {
         process.standardInput = FileHandle.nullDevice
         let started = Date()
         try process.run()
-        var line = Data()
-        let handle = stdout.fileHandleForReading
-        // Bounded: the readiness line or end of output, whichever comes first.
-        while line.count <= 4096 {
-            let byte = handle.readData(ofLength: 1)
-            if byte.isEmpty || byte == Data([0x0A]) { break }
-            line.append(byte)
-        }
+        readinessLine = try await Self.firstLine(of: stdout.fileHandleForReading)
         secondsToReady = Date().timeIntervalSince(started)
-        readinessLine = String(decoding: line, as: UTF8.self)
         guard let range = readinessLine.range(of: #"http://127\.0\.0\.1:[0-9]+/sandbox"#, options: .regularExpression) else {
             process.terminate()
             throw ServeError(line: readinessLine)
         }
         baseURL = String(readinessLine[range])
+    }
+
+    /// The first line `handle` gives (without its newline), read on a thread of its own: a
+    /// starting server can take seconds, and a blocked read must not hold a thread of the pool.
+    /// Bounded: the line, the end of output or 4 KB, whichever comes first.
+    package static func firstLine(of handle: FileHandle) async throws -> String {
+        try await OwnThread.run {
+            var line = Data()
+            while line.count <= 4096 {
+                let byte = handle.readData(ofLength: 1)
+                if byte.isEmpty || byte == Data([0x0A]) { break }
+                line.append(byte)
+            }
+            return String(decoding: line, as: UTF8.self)
+        }
     }
 
     package struct ServeError: Error, CustomStringConvertible {

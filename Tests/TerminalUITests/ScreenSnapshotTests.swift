@@ -1,5 +1,6 @@
 import Foundation
 import KiraJSON
+import KiraTestSupport
 import Testing
 
 @testable import TerminalUI
@@ -172,21 +173,26 @@ func render(_ screen: WalkthroughScreen, width: Int = 100, height: Int = 30, gly
         #expect(DisplayWidth.truncate("山田太郎", to: 5) == "山田…")
     }
 
-    @Test func onlyVisibleLinesOfAHugeBodyAreDrawn() {
-        // 300,002 pretty lines: rendering a screen touches only the visible ones.
-        let big = JSONValue.array((0..<100_000).map { .object(["i": .int($0)]) })
-        var state = screen()
-        state.exchange = ExchangeRecord(
-            sequence: 1, stepID: "s", requestID: "r", note: nil, method: "GET", url: "u", requestHeaders: [], requestBody: nil, status: 200,
-            responseHeaders: [], responseBody: nil, error: nil, startedAt: epoch, durationMilliseconds: 1
-        )
-        state.responseBody = PrettyBody(json: big)
-        state.focus = .response
-        state.scroll[.response] = 400_000  // past the end: clamped to the last screen
-        let text = render(state).text
-        #expect(text.contains("\"i\": 99999"), "scrolled to the end")
-        #expect(!text.contains("\"i\": 99990"), "only the last screen is drawn")
-        #expect(text.contains("/300004]"), "the request sent, the status line and 300,002 body lines")
+    @Test func onlyVisibleLinesOfAHugeBodyAreDrawn() async throws {
+        // Computes for a while without suspending: on a computing thread, not the pool (see TestThreads).
+        try await TestThreads.compute {
+            // 300,002 pretty lines: rendering a screen touches only the visible ones.
+            let big = JSONValue.array((0..<100_000).map { .object(["i": .int($0)]) })
+            var state = screen()
+            state.exchange = ExchangeRecord(
+                sequence: 1, stepID: "s", requestID: "r", note: nil, method: "GET", url: "u", requestHeaders: [], requestBody: nil,
+                status: 200,
+                responseHeaders: [], responseBody: nil, error: nil, startedAt: epoch, durationMilliseconds: 1
+            )
+            state.responseBody = PrettyBody(json: big)
+            state.focus = .response
+            state.scroll[.response] = 400_000  // past the end: clamped to the last screen
+            let text = render(state).text
+            #expect(text.contains("\"i\": 99999"), "scrolled to the end")
+            #expect(!text.contains("\"i\": 99990"), "only the last screen is drawn")
+            #expect(text.contains("/300004]"), "the request sent, the status line and 300,002 body lines")
+
+        }
     }
 
     @Test func monochromeKeepsBoldButDropsColours() {

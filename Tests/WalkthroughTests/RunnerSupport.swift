@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import KiraJSON
+import KiraTestSupport
 import NIOCore
 import NIOHTTP1
 import SessionStore
@@ -95,17 +96,22 @@ struct WalkthroughFixture: Sendable {
         _ configuration: SandboxConfiguration = SandboxConfiguration(virtualAccountReadyAfter: .milliseconds(300)),
         _ body: (WalkthroughFixture) async throws -> T
     ) async throws -> T {
-        let state = try SandboxState(configuration: configuration, clock: .fixed(at: Date()))
-        let running = try await SandboxServer(state: state, host: "127.0.0.1", port: 0).start()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kira-walkthrough-\(UUID().uuidString)").path
-        let fixture = WalkthroughFixture(running: running, store: SessionStore(directory: directory))
-        do {
-            let result = try await body(fixture)
-            await running.stop()
-            return result
-        } catch {
-            await running.stop()
-            throw error
+        // On the computing threads: a walkthrough computes (flows, sessions, bodies) between its
+        // requests, and dozens run at once (see TestThreads).
+        try await TestThreads.compute {
+            let state = try SandboxState(configuration: configuration, clock: .fixed(at: Date()))
+            let server = try SandboxServer(state: state, host: "127.0.0.1", port: 0, sleep: TestThreads.sleeper)
+            let running = try await server.start(on: TestThreads.computing)
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kira-walkthrough-\(UUID().uuidString)").path
+            let fixture = WalkthroughFixture(running: running, store: SessionStore(directory: directory))
+            do {
+                let result = try await body(fixture)
+                await running.stop()
+                return result
+            } catch {
+                await running.stop()
+                throw error
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import KiraJSON
+import KiraTestSupport
 import Testing
 
 @testable import WalkthroughCore
@@ -357,18 +358,22 @@ import Testing
         case unexpected(String)
     }
 
-    @Test func theScenariosMakeEveryLegalTransitionAndNoOther() throws {
-        var seen = Set<String>()
-        for scenario in try Self.scenarios() {
-            #expect(scenario.violations.isEmpty, "\(scenario.name): \(scenario.violations)")
-            for change in scenario.transitions { seen.insert("\(change.from.rawValue) → \(change.to.rawValue)") }
+    @Test func theScenariosMakeEveryLegalTransitionAndNoOther() async throws {
+        // Computes for a while without suspending: on a computing thread, not the pool (see TestThreads).
+        try await TestThreads.compute {
+            var seen = Set<String>()
+            for scenario in try Self.scenarios() {
+                #expect(scenario.violations.isEmpty, "\(scenario.name): \(scenario.violations)")
+                for change in scenario.transitions { seen.insert("\(change.from.rawValue) → \(change.to.rawValue)") }
+            }
+            var table = Set<String>()
+            for (from, targets) in StepMachine.transitions {
+                for to in targets { table.insert("\(from.rawValue) → \(to.rawValue)") }
+            }
+            #expect(table.subtracting(seen).sorted() == [], "legal transitions no scenario made")
+            #expect(seen.subtracting(table).sorted() == [], "transitions outside the table")
+
         }
-        var table = Set<String>()
-        for (from, targets) in StepMachine.transitions {
-            for to in targets { table.insert("\(from.rawValue) → \(to.rawValue)") }
-        }
-        #expect(table.subtracting(seen).sorted() == [], "legal transitions no scenario made")
-        #expect(seen.subtracting(table).sorted() == [], "transitions outside the table")
     }
 
     @Test func eachTailDecidesWhereASuccessGoes() throws {
@@ -426,43 +431,51 @@ import Testing
         }
     }
 
-    @Test func everyEventOutsideItsPhasesIsRejectedAndChangesNothing() throws {
-        let now = Date(timeIntervalSince1970: 1_800_000_000)
-        var rejections = 0
-        for phase in try Self.samplePhases() {
-            for event in EngineEvent.allCases where !StepMachine.accepts(event, in: phase.state) {
-                var engine = try Self.engine(in: phase)
-                let before = engine.session.steps[1]
-                let action = Self.fire(event, at: &engine, now: now)
-                guard case .rejected(let rejected, _) = action else {
-                    Issue.record("\(event) in \(phase.state) was not rejected: \(action)")
-                    continue
+    @Test func everyEventOutsideItsPhasesIsRejectedAndChangesNothing() async throws {
+        // Computes for a while without suspending: on a computing thread, not the pool (see TestThreads).
+        try await TestThreads.compute {
+            let now = Date(timeIntervalSince1970: 1_800_000_000)
+            var rejections = 0
+            for phase in try Self.samplePhases() {
+                for event in EngineEvent.allCases where !StepMachine.accepts(event, in: phase.state) {
+                    var engine = try Self.engine(in: phase)
+                    let before = engine.session.steps[1]
+                    let action = Self.fire(event, at: &engine, now: now)
+                    guard case .rejected(let rejected, _) = action else {
+                        Issue.record("\(event) in \(phase.state) was not rejected: \(action)")
+                        continue
+                    }
+                    #expect(rejected == RejectedEvent(event: event, stepID: "main", state: phase.state))
+                    // Only what resuming the phase does may follow (a new run's check sends again).
+                    let after = engine.session.steps[1]
+                    if case .sending = after.phase, phase.state != .sending {
+                        #expect([.blocked, .failed, .operating, .waiting].contains(phase.state), "\(event) in \(phase.state)")
+                    } else if phase.state != .pending, phase.state != .awaitingInput, phase.state != .operating {
+                        #expect(after.phase == before.phase, "\(event) in \(phase.state) changed the phase")
+                    }
+                    #expect(engine.violations.isEmpty)
+                    rejections += 1
                 }
-                #expect(rejected == RejectedEvent(event: event, stepID: "main", state: phase.state))
-                // Only what resuming the phase does may follow (a new run's check sends again).
-                let after = engine.session.steps[1]
-                if case .sending = after.phase, phase.state != .sending {
-                    #expect([.blocked, .failed, .operating, .waiting].contains(phase.state), "\(event) in \(phase.state)")
-                } else if phase.state != .pending, phase.state != .awaitingInput, phase.state != .operating {
-                    #expect(after.phase == before.phase, "\(event) in \(phase.state) changed the phase")
-                }
-                #expect(engine.violations.isEmpty)
-                rejections += 1
             }
+            // 13 events × 9 phases, less the 18 (event, phase) pairs the table accepts.
+            #expect(rejections == 13 * 9 - StepMachine.events.values.map(\.count).reduce(0, +))
+
         }
-        // 13 events × 9 phases, less the 18 (event, phase) pairs the table accepts.
-        #expect(rejections == 13 * 9 - StepMachine.events.values.map(\.count).reduce(0, +))
     }
 
-    @Test func everyEventInsideItsPhasesIsAccepted() throws {
-        let now = Date(timeIntervalSince1970: 1_800_000_000)
-        for phase in try Self.samplePhases() {
-            for event in EngineEvent.allCases where StepMachine.accepts(event, in: phase.state) {
-                var engine = try Self.engine(in: phase)
-                let action = Self.fire(event, at: &engine, now: now)
-                if case .rejected(let rejected, _) = action { Issue.record("\(rejected)") }
-                #expect(engine.violations.isEmpty, "\(event) in \(phase.state): \(engine.violations)")
+    @Test func everyEventInsideItsPhasesIsAccepted() async throws {
+        // Computes for a while without suspending: on a computing thread, not the pool (see TestThreads).
+        try await TestThreads.compute {
+            let now = Date(timeIntervalSince1970: 1_800_000_000)
+            for phase in try Self.samplePhases() {
+                for event in EngineEvent.allCases where StepMachine.accepts(event, in: phase.state) {
+                    var engine = try Self.engine(in: phase)
+                    let action = Self.fire(event, at: &engine, now: now)
+                    if case .rejected(let rejected, _) = action { Issue.record("\(rejected)") }
+                    #expect(engine.violations.isEmpty, "\(event) in \(phase.state): \(engine.violations)")
+                }
             }
+
         }
     }
 

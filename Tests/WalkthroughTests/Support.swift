@@ -18,7 +18,11 @@ func shippedFlowData(_ reference: String) -> Data? {
 }
 
 /// The shipped quickstart flow.
-func quickstart() throws -> Flow {
+func quickstart() throws -> Flow { try loadedQuickstart.get() }
+
+/// The shipped quickstart, loaded once for the run: dozens of tests read it, and a load parses YAML
+/// and digests the images (a `Flow` is a value; no test can change another's).
+private let loadedQuickstart = Result { () throws -> Flow in
     let text = try String(contentsOf: packageRoot.appendingPathComponent("flows/quickstart.yaml"), encoding: .utf8)
     return try FlowLoader.load(text, file: "flows/quickstart.yaml", readFile: shippedFlowFile, readData: shippedFlowData)
 }

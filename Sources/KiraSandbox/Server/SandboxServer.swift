@@ -34,15 +34,24 @@ public struct SandboxServer: Sendable {
     let host: String
     let port: Int
     let logger: Logger
+    /// How the server waits (the ticker's period, an injected delay): `Task.sleep` unless the
+    /// embedding program says otherwise.
+    let sleep: @Sendable (Duration) async throws -> Void
     /// Webhooks waiting for the dispatcher, in the order they were emitted.
     let outgoing: AsyncStream<WebhookDelivery>
     let outgoingContinuation: AsyncStream<WebhookDelivery>.Continuation
 
     /// A server for `state` on `host:port` (`port` 0 picks a free one).
     ///
+    /// `sleep` is how it waits; a test whose other work keeps the concurrency pool busy passes one
+    /// that wakes without it, so that a webhook or an injected delay keeps its time.
+    ///
     /// - Throws: `SandboxServerError` for a non-loopback host without an admin token: the
     ///   `/__emulator/` controls must never be open to a network.
-    public init(state: SandboxState, host: String = "127.0.0.1", port: Int = 4010, logger: Logger? = nil) throws {
+    public init(
+        state: SandboxState, host: String = "127.0.0.1", port: Int = 4010, logger: Logger? = nil,
+        sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
+    ) throws {
         guard HostName.isLoopback(host) || state.configuration.adminToken != nil else {
             throw SandboxServerError(
                 description: "Refusing to listen on \(host): the /__emulator/ controls would be reachable from the network. "
@@ -51,6 +60,7 @@ public struct SandboxServer: Sendable {
         }
         guard (0...65535).contains(port) else { throw SandboxServerError(description: "Port \(port) is out of range 0-65535") }
         self.state = state
+        self.sleep = sleep
         self.host = host
         self.port = port
         (self.outgoing, self.outgoingContinuation) = AsyncStream<WebhookDelivery>.makeStream()
@@ -92,10 +102,12 @@ public struct SandboxServer: Sendable {
     /// Starts the server in the background and returns once it listens.
     ///
     /// For embedding the emulator in another program or a test; `stop()` the result when done.
-    public func start() async throws -> RunningSandbox {
+    /// With `executor`, the server's tasks prefer it to the global pool: a program whose own work
+    /// keeps the pool busy gives the emulator threads that answer on time.
+    public func start(on executor: (any TaskExecutor)? = nil) async throws -> RunningSandbox {
         let (stream, continuation) = AsyncStream<SandboxAddress>.makeStream()
         let group = makeServiceGroup(handlingSignals: false) { address in continuation.yield(address) }
-        let task = Task {
+        let task = Task(executorPreference: executor) {
             defer { continuation.finish() }
             try await group.run()
         }
@@ -109,7 +121,7 @@ public struct SandboxServer: Sendable {
     func tickLoop() async {
         while !Task.isCancelled {
             do {
-                try await Task.sleep(for: .milliseconds(100))
+                try await sleep(.milliseconds(100))
             } catch {
                 return
             }
@@ -138,7 +150,7 @@ public struct SandboxServer: Sendable {
         )
         let reply = await state.handle(sandboxRequest)
         deliver(reply.deliveries)
-        if let delay = reply.delay { try await Task.sleep(for: delay) }
+        if let delay = reply.delay { try await sleep(delay) }
         if reply.dropConnection {
             context.channel.close(promise: nil)
             throw SandboxServerError(description: "connection dropped by an injected fault")

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import KiraJSON
+import KiraTestSupport
 import Logging
 
 /// A real HTTP endpoint on loopback that records the webhooks it receives.
@@ -22,7 +23,7 @@ actor WebhookReceiver {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let hit = received.first(where: { $0.event == event }) { return hit }
-            try await Task.sleep(for: .milliseconds(20))
+            try await TestThreads.sleep(for: .milliseconds(20))
         }
         return nil
     }
@@ -48,7 +49,7 @@ actor WebhookReceiver {
                 return logger
             }()
         )
-        let task = Task { try await app.run() }
+        let task = Task(executorPreference: TestThreads.timing) { try await app.run() }
         defer { task.cancel() }
         var port = 0
         for await value in stream {
