@@ -178,7 +178,7 @@ let package = Package(
         .target(
             name: "KiraTestSupport",
             dependencies: [
-                "KiraSandbox", "KiraJSON", "Coach",
+                "KiraSandbox", "KiraJSON", "Coach", "KiraClient",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -37,47 +37,10 @@ public enum EmulatorControls {
         _ baseURL: String, timeout: Duration = .seconds(2), on executor: (any TaskExecutor)? = nil
     ) async -> Bool {
         let url = root(of: baseURL) + "/healthz"
-        let answer = FirstAnswer()
-        return await withCheckedContinuation { continuation in
-            answer.start(continuation)
-            let probing = Task(executorPreference: executor) { answer.give(await probe(url, timeout: timeout)) }
-            http.eventLoopGroup.any().scheduleTask(in: .nanoseconds(timeout.nanoseconds)) {
-                answer.give(false)
-                probing.cancel()
-            }
+        let answer = try? await Deadline.race(timeout, on: http.eventLoopGroup.any(), executor: executor) {
+            await probe(url, timeout: timeout)
         }
-    }
-
-    /// The first of the probe's answer and the timer's: resumes its waiter once.
-    final class FirstAnswer: @unchecked Sendable {
-        // Guarded by `lock`.
-        private let lock = NSLock()
-        private var waiter: CheckedContinuation<Bool, Never>?
-        private var answer: Bool?
-
-        func start(_ continuation: CheckedContinuation<Bool, Never>) {
-            lock.lock()
-            if let answer {
-                lock.unlock()
-                continuation.resume(returning: answer)
-                return
-            }
-            waiter = continuation
-            lock.unlock()
-        }
-
-        func give(_ value: Bool) {
-            lock.lock()
-            guard answer == nil else {
-                lock.unlock()
-                return
-            }
-            answer = value
-            let waiting = waiter
-            waiter = nil
-            lock.unlock()
-            waiting?.resume(returning: value)
-        }
+        return answer ?? false
     }
 
     /// One `GET /healthz`; `false` for anything but this emulator's answer.

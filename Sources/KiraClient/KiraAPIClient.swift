@@ -25,6 +25,9 @@ public struct KiraClientConfiguration: Sendable {
     public var maxBackoff: Duration = .seconds(8)
     /// Re-authenticate when less than this remains on the token (Q-TOKEN-TTL).
     public var refreshMargin: Double = 300
+    /// Where each request runs (`nil`: the concurrency pool). A program that keeps the pool busy
+    /// gives its requests threads of their own; the timeout is kept either way (`Deadline`).
+    public var executor: (any TaskExecutor)?
 
     public init() {}
 }
@@ -245,8 +248,13 @@ public actor KiraAPIClient {
             responseHeaders: [], responseBody: nil, error: nil, startedAt: started, durationMilliseconds: 0
         )
         do {
-            let response = try await http.execute(httpRequest, timeout: .nanoseconds(configuration.requestTimeout.nanoseconds))
-            let body = Array(buffer: try await response.body.collect(upTo: 16 << 20))
+            let http = self.http
+            let sending = httpRequest
+            let timeout = configuration.requestTimeout
+            let (response, body) = try await Deadline.race(timeout, on: http.eventLoopGroup.any(), executor: configuration.executor) {
+                let response = try await http.execute(sending, timeout: .nanoseconds(timeout.nanoseconds))
+                return (response, Array(buffer: try await response.body.collect(upTo: 16 << 20)))
+            }
             let elapsed = clock.now - begin
             record.durationMilliseconds = elapsed.milliseconds
             record.status = Int(response.status.code)

@@ -18,7 +18,7 @@ import Testing
     }
 
     @Test func theEmulatorIsRecognised() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             #expect(await EmulatorControls.isEmulator(sandbox.baseURL, on: TestThreads.timing))
             #expect(await EmulatorControls.isEmulator(sandbox.baseURL + "/", on: TestThreads.timing))
             #expect(await EmulatorControls.isEmulator(sandbox.rootURL, on: TestThreads.timing))
@@ -60,7 +60,7 @@ import Testing
     }
 
     @Test func verifyUserFlipsAUserCreatedThroughTheClient() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             try await sandbox.withClient { client in
                 let created = await client.send(Requests.createUser(key: newKey()), secret: demoSecrets)
                 let id = try #require(created.response?.json?["id"]?.stringValue)
@@ -77,7 +77,7 @@ import Testing
     }
 
     @Test func rejectUserFlipsItTheOtherWay() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             try await sandbox.withClient { client in
                 let created = await client.send(Requests.createUser(key: newKey()), secret: demoSecrets)
                 let id = try #require(created.response?.json?["id"]?.stringValue)
@@ -91,7 +91,7 @@ import Testing
     }
 
     @Test func anUnknownUserIsReportedWithTheEmulatorsMessage() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             let failure = await EmulatorControls.perform(
                 OperatorRequest(verb: .verifyUser, id: newKey(), label: "Verify"), baseURL: sandbox.baseURL)
             #expect(failure == "User not found")
@@ -104,7 +104,7 @@ import Testing
     @Test func theAdminTokenIsSentWhenGiven() async throws {
         var configuration = SandboxConfiguration()
         configuration.adminToken = "operator-secret"
-        try await LiveSandbox.with(configuration) { sandbox in
+        try await LiveSandbox.with(configuration, on: .timing) { sandbox in
             let token = try await sandbox.token()
             let create = try await sandbox.raw(
                 "POST", "/v1/users",
@@ -123,7 +123,7 @@ import Testing
     }
 
     @Test func provisionReturnsIdsThatExistAndShellAssignments() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             let ids = try await EmulatorControls.provision(baseURL: sandbox.baseURL).get()
             let client = try await sandbox.client()
             #expect(try await client.get("/v1/users/\(ids.userID)").json["status"] == "VERIFIED")
@@ -143,7 +143,7 @@ import Testing
     }
 
     @Test func holdsPutAnAccountOnRFIClearItAndDeactivateIt() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             let ids = try await EmulatorControls.provision(baseURL: sandbox.baseURL).get()
             let client = try await sandbox.client()
             let held = try await EmulatorControls.hold(

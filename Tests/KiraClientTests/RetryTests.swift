@@ -11,7 +11,7 @@ import Testing
 /// request with an Idempotency-Key, the client's own `/auth`), against injected faults.
 @Suite struct RetryTests {
     @Test func aGETOn503HonoursRetryAfter() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             try await sandbox.fault(["method": "GET", "path": "/v1/users", "kind": "status", "status": 503, "retry_after": 1])
             let sleeps = SleepLog()
             try await sandbox.withClient(sleeps: sleeps) { client in
@@ -26,7 +26,7 @@ import Testing
     }
 
     @Test func a429HonoursRetryAfter() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             try await sandbox.fault(["method": "GET", "path": "/v1/users", "kind": "status", "status": 429, "retry_after": 2])
             let sleeps = SleepLog()
             try await sandbox.withClient(sleeps: sleeps) { client in
@@ -42,7 +42,7 @@ import Testing
     @Test func theEmulatorsOwnRateLimitIsWaitedOut() async throws {
         var configuration = SandboxConfiguration()
         configuration.rateLimit = 2
-        try await LiveSandbox.with(configuration) { sandbox in
+        try await LiveSandbox.with(configuration, on: .timing) { sandbox in
             // "Sleeping" moves the emulator's (fixed) clock on by as long as the client waits.
             let state = sandbox.state
             let sleeps = SleepLog { duration in _ = await state.advanceClock(by: Double(duration.components.seconds)) }
@@ -60,7 +60,7 @@ import Testing
     }
 
     @Test func retryAfterIsCappedAtTheLongestBackoff() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             try await sandbox.fault(["method": "GET", "path": "/v1/users", "kind": "status", "status": 503, "retry_after": 3600])
             let sleeps = SleepLog()
             try await sandbox.withClient(sleeps: sleeps) { client in
@@ -73,7 +73,7 @@ import Testing
 
     @Test(arguments: [502, 503, 504, 429])
     func transientStatusesAreRetriedOnGET(_ status: Int) async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             try await sandbox.fault(["method": "GET", "path": "/v1/users", "kind": "status", "status": .int(status)])
             let sleeps = SleepLog()
             try await sandbox.withClient(sleeps: sleeps) { client in
@@ -87,7 +87,7 @@ import Testing
 
     @Test(arguments: [400, 404, 409, 500])
     func otherStatusesAreReturnedAtOnce(_ status: Int) async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             try await sandbox.fault(["method": "GET", "path": "/v1/users", "count": 2, "kind": "status", "status": .int(status)])
             let sleeps = SleepLog()
             try await sandbox.withClient(sleeps: sleeps) { client in
@@ -101,7 +101,7 @@ import Testing
     }
 
     @Test func anHTMLBadGatewayIsRetriedThenSurfacedAsText() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             try await sandbox.fault(["method": "GET", "path": "/v1/users", "count": 10, "kind": "html"])
             let sleeps = SleepLog()
             try await sandbox.withClient(sleeps: sleeps) { client in
@@ -127,7 +127,7 @@ import Testing
     }
 
     @Test func anHTMLBadGatewayOnceIsRecoveredFrom() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             try await sandbox.fault(["method": "GET", "path": "/v1/users", "kind": "html"])
             try await sandbox.withClient(sleeps: SleepLog()) { client in
                 let outcome = await client.send(Requests.listUsers(), secret: demoSecrets)
@@ -140,7 +140,7 @@ import Testing
     }
 
     @Test func aDroppedConnectionOnGETIsRetriedAndRecovered() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             try await sandbox.fault(["method": "GET", "path": "/v1/users", "kind": "drop"])
             let sleeps = SleepLog()
             try await sandbox.withClient(sleeps: sleeps) { client in
@@ -158,7 +158,7 @@ import Testing
     }
 
     @Test func aDroppedPOSTWithoutAKeyIsNotRetried() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             try await sandbox.fault(["method": "POST", "path": "/v1/users", "count": 2, "kind": "drop"])
             let sleeps = SleepLog()
             try await sandbox.withClient(sleeps: sleeps) { client in
@@ -172,7 +172,7 @@ import Testing
     }
 
     @Test func aPOSTWithoutAKeyIsNotRetriedOn503() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             try await sandbox.fault(["method": "POST", "path": "/v1/users", "count": 2, "kind": "status", "status": 503, "retry_after": 1])
             let sleeps = SleepLog()
             try await sandbox.withClient(sleeps: sleeps) { client in
@@ -186,7 +186,7 @@ import Testing
     }
 
     @Test func aPOSTWithAKeyIsRetriedOn503AndCreatesOnce() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             try await sandbox.fault(["method": "POST", "path": "/v1/users", "kind": "status", "status": 503, "retry_after": 1])
             let sleeps = SleepLog()
             try await sandbox.withClient(sleeps: sleeps) { client in
@@ -204,7 +204,7 @@ import Testing
     /// Retries follow `RenderedRequest.repeatable` (the flow's `safe_to_repeat`, a GET, or an
     /// idempotency key), not the method alone.
     @Test func aPOSTTheFlowMarksSafeToRepeatIsRetried() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             try await sandbox.fault(["method": "POST", "path": "/v1/versioning/upgrade", "kind": "status", "status": 503])
             let sleeps = SleepLog()
             try await sandbox.withClient(sleeps: sleeps) { client in
@@ -217,7 +217,7 @@ import Testing
     }
 
     @Test func aRequestMarkedNotRepeatableIsNeverRetried() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             try await sandbox.fault(["method": "GET", "path": "/v1/users", "count": 2, "kind": "status", "status": 503])
             let sleeps = SleepLog()
             try await sandbox.withClient(sleeps: sleeps) { client in
@@ -234,7 +234,7 @@ import Testing
     /// The first attempt was handled but its answer came too late: the retry carries the same key,
     /// so the API replays the answer instead of creating a second user.
     @Test func aTimedOutPOSTWithAKeyIsRetriedAndReplayed() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             // The answer comes 4 s late; the timeout (1.5 s) leaves a loaded machine room for the retry.
             try await sandbox.fault(["method": "POST", "path": "/v1/users", "kind": "delay", "delay_ms": 4000])
             var configuration = KiraClientConfiguration()
@@ -251,7 +251,7 @@ import Testing
     }
 
     @Test func maxAttemptsBoundsTheRetries() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             try await sandbox.fault(["method": "GET", "path": "/v1/users", "count": 10, "kind": "status", "status": 503])
             var configuration = KiraClientConfiguration()
             configuration.maxAttempts = 3
@@ -267,7 +267,7 @@ import Testing
     }
 
     @Test func maxAttemptsOfOneMeansNoRetry() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             try await sandbox.fault(["method": "GET", "path": "/v1/users", "count": 10, "kind": "status", "status": 503])
             var configuration = KiraClientConfiguration()
             configuration.maxAttempts = 1
@@ -280,7 +280,7 @@ import Testing
     }
 
     @Test func backoffDoublesWithFullJitter() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             try await sandbox.fault(["method": "GET", "path": "/v1/users", "count": 5, "kind": "drop"])
             var configuration = KiraClientConfiguration()
             configuration.maxAttempts = 6
@@ -303,7 +303,7 @@ import Testing
     }
 
     @Test func backoffIsCappedAtMaxBackoff() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             try await sandbox.fault(["method": "GET", "path": "/v1/users", "count": 3, "kind": "status", "status": 503])
             var configuration = KiraClientConfiguration()
             configuration.baseBackoff = .seconds(60)
@@ -318,44 +318,48 @@ import Testing
     }
 
     @Test func aRefusedConnectionIsRetriedThenReported() async throws {
-        let socket = try LoopbackSocket()  // bound, not listening
-        defer { socket.close() }
-        let sleeps = SleepLog()
-        // A short connect timeout: a refused connection currently takes the whole of it (see
-        // aRefusedConnectionFailsFast).
-        var configuration = KiraClientConfiguration()
-        configuration.connectTimeout = .milliseconds(300)
-        let client = try KiraAPIClient(
-            baseURL: socket.baseURL, apiVersion: apiVersion, apiKey: TenantCredentials.demo.apiKey,
-            clientID: TenantCredentials.demo.clientID,
-            password: TenantCredentials.demo.password, configuration: configuration, sleep: sleeps.sleep
-        )
-        var request = Requests.listUsers()
-        request.auth = .none
-        let outcome = await client.send(request, secret: demoSecrets)
-        let bearer = await client.send(Requests.listUsers(), secret: demoSecrets)
-        await client.shutdown()
+        try await TestThreads.run {
+            let socket = try LoopbackSocket()  // bound, not listening
+            defer { socket.close() }
+            let sleeps = SleepLog()
+            // A long connect timeout: a refused connection is reported at once (see
+            // aRefusedConnectionFailsFast), and a short one would race the refusal on a loaded
+            // machine ("could not connect in time" when the event loop gets to the timer first).
+            var configuration = KiraClientConfiguration()
+            configuration.connectTimeout = .seconds(10)
+            let client = try KiraAPIClient(
+                baseURL: socket.baseURL, apiVersion: apiVersion, apiKey: TenantCredentials.demo.apiKey,
+                clientID: TenantCredentials.demo.clientID,
+                password: TenantCredentials.demo.password, configuration: configuration, sleep: sleeps.sleep
+            )
+            var request = Requests.listUsers()
+            request.auth = .none
+            let outcome = await client.send(request, secret: demoSecrets)
+            let bearer = await client.send(Requests.listUsers(), secret: demoSecrets)
+            await client.shutdown()
 
-        // The failure is explained once, at the end: the host, the attempts, what to check.
-        let fact = "Connection refused by \(socket.baseURL)/v1/users?limit=5"
-        let attempts = KiraClientConfiguration().maxAttempts
-        let host = try #require(URL(string: socket.baseURL)).port.map { "127.0.0.1:\($0)" }
-        #expect(
-            outcome.failure
-                == fact + " (\(attempts) attempts, all failing the same way). Nothing accepts connections at \(host ?? ""). What to check: "
-                + "the base URL and port (--target), that the server (or `kira-walkthrough sandbox serve`) is running, and any firewall in between."
-        )
-        #expect(outcome.exchanges.count == attempts)
-        // The first attempt says what happened; the retries do not repeat it word for word.
-        #expect(outcome.exchanges.allSatisfy { $0.status == nil })
-        #expect(outcome.exchanges.first?.error == fact)
-        #expect(outcome.exchanges.dropFirst().allSatisfy { $0.error == "The same failure again (as attempt 1)" })
-        #expect(outcome.exchanges.dropFirst(2).allSatisfy { $0.note?.hasSuffix("after the same failure") == true })
-        // With no token, the authentication is what fails, and says so.
-        #expect(bearer.failure?.hasPrefix("Re-authentication failed: Connection refused") == true)
-        #expect(bearer.exchanges.count == KiraClientConfiguration().maxAttempts)
-        #expect(bearer.exchanges.allSatisfy { $0.url.hasSuffix("/auth") })
-        #expect(sleeps.durations.count == 2 * (KiraClientConfiguration().maxAttempts - 1))
+            // The failure is explained once, at the end: the host, the attempts, what to check.
+            let fact = "Connection refused by \(socket.baseURL)/v1/users?limit=5"
+            let attempts = KiraClientConfiguration().maxAttempts
+            let host = try #require(URL(string: socket.baseURL)).port.map { "127.0.0.1:\($0)" }
+            #expect(
+                outcome.failure
+                    == fact + " (\(attempts) attempts, all failing the same way). Nothing accepts connections at \(host ?? ""). What to check: "
+                    + "the base URL and port (--target), that the server (or `kira-walkthrough sandbox serve`) is running, and any firewall in between."
+            )
+            #expect(outcome.exchanges.count == attempts)
+            // The first attempt says what happened; the retries do not repeat it word for word.
+            #expect(outcome.exchanges.allSatisfy { $0.status == nil })
+            #expect(outcome.exchanges.first?.error == fact)
+            #expect(outcome.exchanges.dropFirst().allSatisfy { $0.error == "The same failure again (as attempt 1)" })
+            #expect(outcome.exchanges.dropFirst(2).allSatisfy { $0.note?.hasSuffix("after the same failure") == true })
+            // With no token, the authentication is what fails, and says so.
+            #expect(bearer.failure?.hasPrefix("Re-authentication failed: Connection refused") == true)
+            #expect(bearer.exchanges.count == KiraClientConfiguration().maxAttempts)
+            #expect(bearer.exchanges.allSatisfy { $0.url.hasSuffix("/auth") })
+            #expect(sleeps.durations.count == 2 * (KiraClientConfiguration().maxAttempts - 1))
+
+        }
     }
 
     /// Nothing listens (a local emulator that was stopped): the kernel refuses the connection at
@@ -389,7 +393,7 @@ import Testing
 /// Bodies that are not JSON, and timeouts: reported clearly, never a crash or a hang.
 @Suite struct ResponseBodyAndTimeoutTests {
     @Test func malformedJSONComesBackWithoutJSON() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             try await sandbox.fault(["method": "GET", "path": "/v1/users", "kind": "malformed_json"])
             try await sandbox.withClient(sleeps: SleepLog()) { client in
                 let outcome = await client.send(Requests.listUsers(), secret: demoSecrets)
@@ -406,7 +410,7 @@ import Testing
     }
 
     @Test func plainTextIsNamedByItsContentType() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             try await sandbox.fault(["method": "GET", "path": "/v1/users", "kind": "status", "status": 418, "body": "I'm a teapot"])
             try await sandbox.withClient(sleeps: SleepLog()) { client in
                 let outcome = await client.send(Requests.listUsers(), secret: demoSecrets)
@@ -419,7 +423,7 @@ import Testing
     }
 
     @Test func aJSONBodyIsParsedAndRecordedPretty() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             try await sandbox.withClient { client in
                 let outcome = await client.send(Requests.getUser(newKey()), secret: demoSecrets)
                 #expect(outcome.response?.status == 404)
@@ -432,7 +436,7 @@ import Testing
     }
 
     @Test func aTimeoutIsReportedClearly() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             try await sandbox.fault(["method": "POST", "path": "/v1/users", "kind": "delay", "delay_ms": 8000])
             var configuration = KiraClientConfiguration()
             configuration.requestTimeout = .seconds(1)

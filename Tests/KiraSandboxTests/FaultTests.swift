@@ -64,7 +64,7 @@ import Testing
     }
 
     @Test func aDelayedResponseStillHappened() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             let client = try await sandbox.client()
             _ = try await sandbox.control("POST", "faults", ["method": "POST", "path": "/v1/users", "kind": "delay", "delay_ms": 1500])
             let key = newKey()

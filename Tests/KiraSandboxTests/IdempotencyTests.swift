@@ -8,7 +8,7 @@ import Testing
 /// Q-IDEMPOTENCY, tenant isolation, and concurrency.
 @Suite struct IdempotencyTests {
     @Test func sameKeySameBodyReplays() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             let client = try await sandbox.client()
             let key = newKey()
             let body = Fixtures.completeIndividual()
@@ -26,7 +26,7 @@ import Testing
     /// A failed answer is kept as well: the same key and body replay the 400 or the 409 even once
     /// the cause is gone; a different body under the key is a conflict.
     @Test func failedAnswersAreReplayedToo() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             let client = try await sandbox.client()
             let user = try await client.createUser()
             let key = newKey()
@@ -62,7 +62,7 @@ import Testing
     }
 
     @Test func sameKeyOtherBodyIsAConflict() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             let client = try await sandbox.client()
             let key = newKey()
             #expect(try await client.post("/v1/users", Fixtures.completeIndividual(), key: key).status == 201)
@@ -73,7 +73,7 @@ import Testing
     }
 
     @Test func keyOrderDoesNotMakeABodyDifferent() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             let client = try await sandbox.client()
             let key = newKey()
             let body = try #require(Fixtures.completeIndividual().objectValue)
@@ -85,7 +85,7 @@ import Testing
 
     @Test(arguments: ["/v1/users", "/v1/virtual-accounts", "/v1/recipients"])
     func theKeyIsRequired(path: String) async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             let client = try await sandbox.client()
             let reply = try await client.post(path, ["anything": true])
             #expect(reply.status == 400)
@@ -94,7 +94,7 @@ import Testing
     }
 
     @Test func keysExpireAfter24Hours() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             var client = try await sandbox.client()
             let key = newKey()
             #expect(try await client.post("/v1/users", Fixtures.completeIndividual(), key: key).status == 201)
@@ -107,7 +107,7 @@ import Testing
 
     @Test func keysAreScopedToTheTenant() async throws {
         let other = TenantCredentials(apiKey: "other-key", clientID: "11111111-2222-4333-8444-555555555555", password: "pw")
-        try await LiveSandbox.with(SandboxConfiguration(tenants: [.demo, other])) { sandbox in
+        try await LiveSandbox.with(SandboxConfiguration(tenants: [.demo, other]), on: .timing) { sandbox in
             let demo = try await sandbox.client()
             let second = try await sandbox.client(other)
             let key = newKey()
@@ -122,7 +122,7 @@ import Testing
     }
 
     @Test func fiftyParallelCreatesWithOneKeyCreateOneUser() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             let client = try await sandbox.client()
             let key = newKey()
             let body = Fixtures.completeIndividual()
@@ -140,7 +140,7 @@ import Testing
     }
 
     @Test func parallelCreatesWithDistinctKeysAllLand() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             let client = try await sandbox.client()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<40 { group.addTask { _ = try await client.createUser() } }
@@ -156,7 +156,7 @@ import Testing
     static let other = TenantCredentials(apiKey: "other-key", clientID: "11111111-2222-4333-8444-555555555555", password: "pw")
 
     @Test func anotherTenantsResourcesAre404AndPayouts403() async throws {
-        try await LiveSandbox.with(SandboxConfiguration(tenants: [.demo, Self.other])) { sandbox in
+        try await LiveSandbox.with(SandboxConfiguration(tenants: [.demo, Self.other]), on: .timing) { sandbox in
             let demo = try await sandbox.client()
             let intruder = try await sandbox.client(Self.other)
             let (user, account) = try await demo.readyAccount()

@@ -28,7 +28,7 @@ import Testing
 
     @Test func depositWebhookArrivesSignedWithTheRegisteredSecret() async throws {
         try await WebhookReceiver.with { receiver, url in
-            try await LiveSandbox.with { sandbox in
+            try await LiveSandbox.with(on: .timing) { sandbox in
                 let client = try await sandbox.client()
                 let registered = try await client.post(
                     "/webhooks/register",
@@ -58,7 +58,7 @@ import Testing
 
     @Test func withoutASecretTheTenantSecretSigns() async throws {
         try await WebhookReceiver.with { receiver, url in
-            try await LiveSandbox.with { sandbox in
+            try await LiveSandbox.with(on: .timing) { sandbox in
                 let client = try await sandbox.client()
                 _ = try await client.post(
                     "/webhooks/register", ["client_uuid": .string(sandbox.demo.clientID), "webhook_url": .string(url)])
@@ -72,7 +72,7 @@ import Testing
     @Test func aFailedDeliveryIsNotRetried() async throws {
         try await WebhookReceiver.with { receiver, url in
             await receiver.setStatus(500)
-            try await LiveSandbox.with { sandbox in
+            try await LiveSandbox.with(on: .timing) { sandbox in
                 let client = try await sandbox.client()
                 _ = try await client.post(
                     "/webhooks/register", ["client_uuid": .string(sandbox.demo.clientID), "webhook_url": .string(url)])
@@ -88,7 +88,7 @@ import Testing
 
     @Test func timeBasedEventsLeaveWithoutARequest() async throws {
         try await WebhookReceiver.with { receiver, url in
-            try await LiveSandbox.with(SandboxConfiguration(autoVerifyAfter: .zero), clock: .system) { sandbox in
+            try await LiveSandbox.with(SandboxConfiguration(autoVerifyAfter: .zero), clock: .system, on: .timing) { sandbox in
                 let client = try await sandbox.client()
                 _ = try await client.post(
                     "/webhooks/register", ["client_uuid": .string(sandbox.demo.clientID), "webhook_url": .string(url)])
@@ -101,7 +101,7 @@ import Testing
 
     @Test func deliveriesArriveInEmissionOrder() async throws {
         try await WebhookReceiver.with { receiver, url in
-            try await LiveSandbox.with { sandbox in
+            try await LiveSandbox.with(on: .timing) { sandbox in
                 let client = try await sandbox.client()
                 _ = try await client.post(
                     "/webhooks/register", ["client_uuid": .string(sandbox.demo.clientID), "webhook_url": .string(url)])
@@ -123,7 +123,7 @@ import Testing
     }
 
     @Test func registrationIsValidated() async throws {
-        try await LiveSandbox.with { sandbox in
+        try await LiveSandbox.with(on: .timing) { sandbox in
             let client = try await sandbox.client()
             let otherClient = try await client.post(
                 "/webhooks/register", ["client_uuid": .string(newKey()), "webhook_url": "https://example.com/hook"]
@@ -140,7 +140,7 @@ import Testing
     }
 
     @Test func theLogKeepsTheLastN() async throws {
-        try await LiveSandbox.with(SandboxConfiguration(webhookLogLimit: 3)) { sandbox in
+        try await LiveSandbox.with(SandboxConfiguration(webhookLogLimit: 3), on: .timing) { sandbox in
             let client = try await sandbox.client()
             for _ in 0..<5 { _ = try await client.createUser() }
             let log = try await sandbox.control("GET", "webhooks").json["deliveries"]?.arrayValue ?? []

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import KiraClient
 import KiraJSON
 import KiraSandbox
 import NIOCore
@@ -33,25 +34,29 @@ package func newKey() -> String { UUID().uuidString.lowercased() }
 package struct LiveSandbox: Sendable {
     package let state: SandboxState
     package let address: SandboxAddress
+    /// The threads the emulator and the test run on (see `TestThreads`).
+    package let threads: TestThreads
     package var baseURL: String { address.baseURL }
     package var rootURL: String { "http://\(address.host):\(address.port)" }
     package let demo = TenantCredentials.demo
 
     /// Runs `body` against a fresh emulator, stopping it afterwards (also when `body` throws).
     ///
-    /// The emulator and `body` run on `TestThreads`: what they expect of time holds however busy
-    /// the other tests keep the cooperative pool.
+    /// The emulator and `body` run on `threads` (see `TestThreads`): `.timing` for a test whose
+    /// expectations are about time, so that they hold however busy the other tests keep the
+    /// machine; `.computing`, the default, for the rest, which are many and start all at once.
     package static func with<T: Sendable>(
         _ configuration: SandboxConfiguration = SandboxConfiguration(),
         clock: SandboxClock = .fixed(at: testEpoch),
+        on threads: TestThreads = .computing,
         _ body: (LiveSandbox) async throws -> T
     ) async throws -> T {
-        try await TestThreads.run {
+        try await withTaskExecutorPreference(threads) {
             let state = try SandboxState(configuration: configuration, clock: clock)
             let server = try SandboxServer(state: state, host: "127.0.0.1", port: 0, sleep: TestThreads.sleeper)
-            let running = try await server.start(on: TestThreads.timing)
+            let running = try await server.start(on: threads)
             do {
-                let result = try await body(LiveSandbox(state: state, address: running.address))
+                let result = try await body(LiveSandbox(state: state, address: running.address, threads: threads))
                 await running.stop()
                 return result
             } catch {
@@ -70,9 +75,14 @@ package struct LiveSandbox: Sendable {
         request.method = HTTPMethod(rawValue: method)
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
-        let response = try await HTTPClient.shared.execute(request, timeout: timeout)
-        let bytes = Array(buffer: try await response.body.collect(upTo: 8 << 20))
-        return Reply(status: Int(response.status.code), headers: response.headers, bytes: bytes)
+        // The deadline kept on time however busy the pool is (see `Deadline`).
+        let limit = Duration.nanoseconds(timeout.nanoseconds)
+        let sending = request
+        return try await Deadline.race(limit, on: HTTPClient.shared.eventLoopGroup.any(), executor: threads) {
+            let response = try await HTTPClient.shared.execute(sending, timeout: timeout)
+            let bytes = Array(buffer: try await response.body.collect(upTo: 8 << 20))
+            return Reply(status: Int(response.status.code), headers: response.headers, bytes: bytes)
+        }
     }
 
     /// `POST /auth` for `tenant`; returns the access token.

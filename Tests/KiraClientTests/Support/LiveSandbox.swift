@@ -18,6 +18,8 @@ extension LiveSandbox {
         sleeps: SleepLog = SleepLog(),
         _ body: (KiraAPIClient) async throws -> T
     ) async throws -> T {
+        var configuration = configuration
+        configuration.executor = configuration.executor ?? threads
         let client = try KiraAPIClient(
             baseURL: baseURL, apiVersion: apiVersion, apiKey: demo.apiKey, clientID: demo.clientID,
             password: password ?? demo.password, configuration: configuration, sleep: sleeps.sleep
