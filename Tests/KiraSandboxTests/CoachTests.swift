@@ -264,6 +264,26 @@ import Testing
         }
     }
 
+    @Test func resetForgetsTheLogAndTheChecklistStartsAgain() async throws {
+        try await Self.withCoach { live in
+            let client = try await live.client()
+            _ = try await live.raw("GET", "/v1/users", headers: client.authHeaders)
+            let before = try await Self.report(live)
+            #expect(before["requests"]?.intValue ?? 0 >= 2, "\(before)")
+            #expect(before["steps"]?.arrayValue?.first?["done"] == true, "a token was obtained: \(before)")
+            let reset = try await live.raw("POST", "/__emulator/reset", root: true)
+            #expect(reset.status == 200)
+            let after = try await Self.report(live)
+            #expect(after["requests"] == 0, "\(after)")
+            #expect(after["findings"]?.arrayValue?.isEmpty == true, "\(after)")
+            #expect(after["steps"]?.arrayValue?.allSatisfy { $0["done"] == false } == true, "\(after)")
+            // Numbering goes on: a watcher asking for what came after never sees a number twice.
+            _ = try await live.raw("GET", "/v1/users", headers: client.authHeaders)
+            let kept = await live.state.coachRequests()
+            #expect(kept.count == 1 && (kept.first?.sequence ?? 0) > 2, "\(kept.map(\.sequence))")
+        }
+    }
+
     @Test func theLogKeepsOnlyTheNewestRequests() async throws {
         let rules = try shippedCoachRules()
         try await LiveSandbox.with { live in

@@ -29,6 +29,16 @@ struct RequestLog: Sendable {
         storage.reserveCapacity(self.limit)
     }
 
+    /// Forgets every request and what it knew of tokens, as `/__emulator/reset` forgets the
+    /// resources: the checklist starts again. Sequence numbers go on, so that a watcher's
+    /// `requests(after:)` never sees a number twice.
+    mutating func clear() {
+        storage.removeAll(keepingCapacity: true)
+        start = 0
+        lastTokenExpiry = [:]
+        entryCache = CoachEntryCache()
+    }
+
     /// Appends a request, dropping the oldest when full; returns its sequence number.
     mutating func append(_ request: CoachRequest) {
         var request = request

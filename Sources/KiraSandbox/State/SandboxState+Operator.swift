@@ -150,7 +150,8 @@ extension SandboxState {
         ]
     }
 
-    /// Forgets every resource, pin, fault and webhook; keeps tenants and live tokens.
+    /// Forgets every resource, pin, fault and webhook, and the coach's request log; keeps tenants
+    /// and live tokens.
     func reset() {
         for index in tenants.indices {
             tenants.values[index].resources = TenantResources()
@@ -159,6 +160,7 @@ extension SandboxState {
         schedule.removeAll()
         faults.removeAll()
         webhookLog.removeAll()
+        requestLog?.clear()
         dirty = true
     }
 
