@@ -17,7 +17,7 @@ import Testing
     /// The delivery log's entry for `event` once `isDone` holds for it, polled for up to 10 s;
     /// `nil` when it never did.
     static func delivery(of event: String, in sandbox: LiveSandbox, _ isDone: (JSONValue) -> Bool) async -> JSONValue? {
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(30)  // generous: see `WebhookReceiver.waitFor`
         while ContinuousClock.now < deadline {
             let log = (try? await sandbox.control("GET", "webhooks").json["deliveries"]?.arrayValue) ?? []
             if let entry = log.first(where: { $0["event"]?.stringValue == event }), isDone(entry) { return entry }

@@ -19,7 +19,11 @@ actor WebhookReceiver {
     func record(_ item: Received) { received.append(item) }
 
     /// Waits (bounded) until an event called `event` arrived.
-    func waitFor(_ event: String, timeout: Duration = .seconds(5)) async throws -> Received? {
+    ///
+    /// The bound is generous: it only decides how long a failing test takes. The emulator sends
+    /// webhooks one at a time, and in a parallel test run on two cores the ones queued before this
+    /// event took more than 5 s to leave (a fresh-clone CI run at `631becc`).
+    func waitFor(_ event: String, timeout: Duration = .seconds(30)) async throws -> Received? {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let hit = received.first(where: { $0.event == event }) { return hit }
