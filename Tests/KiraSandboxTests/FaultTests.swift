@@ -63,16 +63,28 @@ import Testing
         }
     }
 
+    /// The client gives up once the emulator has handled the request (its state shows the user),
+    /// not after a fixed time: a fixed 300 ms could pass before a loaded machine even read the
+    /// request, and then the retry met the delay itself and created the user anew.
     @Test func aDelayedResponseStillHappened() async throws {
         try await LiveSandbox.with(on: .timing) { sandbox in
             let client = try await sandbox.client()
-            _ = try await sandbox.control("POST", "faults", ["method": "POST", "path": "/v1/users", "kind": "delay", "delay_ms": 1500])
+            _ = try await sandbox.control("POST", "faults", ["method": "POST", "path": "/v1/users", "kind": "delay", "delay_ms": 6000])
             let key = newKey()
             let body = Fixtures.completeIndividual()
             let headers = client.authHeaders + [("content-type", "application/json"), ("idempotency-key", key)]
-            await #expect(throws: (any Error).self) {
-                _ = try await sandbox.raw("POST", "/v1/users", headers: headers, body: body.serialized(), timeout: .milliseconds(300))
+            let late = Task(executorPreference: TestThreads.timing) {
+                try await sandbox.raw("POST", "/v1/users", headers: headers, body: body.serialized())
             }
+            var handled = false
+            let deadline = ContinuousClock.now + .seconds(30)
+            while !handled, ContinuousClock.now < deadline {
+                handled = try await sandbox.demoCounts()["users"]?.intValue == 1
+                if !handled { try await TestThreads.sleep(for: .milliseconds(20)) }
+            }
+            try #require(handled, "the emulator never handled the first request")
+            late.cancel()
+            await #expect(throws: (any Error).self) { _ = try await late.value }
             // The request was processed even though the answer came too late: a retry with the same
             // key replays it instead of creating a second user.
             let retry = try await client.post("/v1/users", body, key: key)
