@@ -311,8 +311,13 @@ public actor KiraAPIClient {
 
     static func describe(_ error: any Error, url: String) -> String {
         let text = String(describing: error)
-        if text.contains("deadlineExceeded") || text.contains("readTimeout") { return "No answer from \(url) in time (timed out)" }
-        if text.contains("connectTimeout") { return "Could not connect to \(url) in time" }
+        if text.contains("deadlineExceeded") || text.contains("readTimeout") || text.contains("writeTimeout") {
+            return "No answer from \(url) in time (timed out)"
+        }
+        // A deadline that passed while the request still waited for a connection.
+        if text.contains("connectTimeout") || text.contains("getConnectionFromPoolTimeout") {
+            return "Could not connect to \(url) in time"
+        }
         if text.contains("connectionRefused") || text.contains("Connection refused") { return "Connection refused by \(url)" }
         if text.contains("remoteConnectionClosed") || text.contains("closed") || text.contains("reset") {
             return "The connection to \(url) was dropped before a complete answer"
