@@ -2,6 +2,7 @@ import ArgumentParser
 import DurableFiles
 import Foundation
 import Logging
+import WalkthroughPresentation
 
 /// Runs the command and maps outcomes to the documented exit codes: 0 complete, 1 error,
 /// 2 usage, 3 blocked on something only a person can do.
@@ -57,12 +58,24 @@ enum LogSetup {
     }
 }
 
+/// Whether this process's locale shows UTF-8. Under another (`LANG=C`, or none), everything the
+/// commands print for a person is folded to ASCII (`ASCIIText`); exports are files, written as is.
+let consoleIsUTF8 = ASCIIText.localeIsUTF8(environment: ProcessInfo.processInfo.environment)
+
+/// `text` as the console can show it.
+func consoleText(_ text: String) -> String { consoleIsUTF8 ? text : ASCIIText.fold(text) }
+
+/// Writes `text` (a prompt, no line feed) to standard output, as the console can show it.
+func printPrompt(_ text: String) {
+    StandardStream.output.write(consoleText(text))
+}
+
 /// Prints a line to standard output and flushes it, so that a pipe sees it at once.
 func printLine(_ line: String) {
-    StandardStream.output.write(line + "\n")
+    StandardStream.output.write(consoleText(line) + "\n")
 }
 
 /// Prints a line to standard error.
 func printError(_ line: String) {
-    StandardStream.error.write(line + "\n")
+    StandardStream.error.write(consoleText(line) + "\n")
 }

@@ -65,7 +65,7 @@ struct PlainPresenter: WalkthroughPresenter {
 
     func sendDecision() async -> SendDecision {
         guard !unattended, interactive else { return .send }
-        StandardStream.output.write("  Send it? [Y/n/q] ")
+        printPrompt("  Send it? [Y/n/q] ")
         guard let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() else { return .quit }
         return answer == "n" || answer == "q" || answer == "no" ? .quit : .send
     }
@@ -135,7 +135,7 @@ struct PlainPresenter: WalkthroughPresenter {
         if input.secret {
             answer = readSecret(prompt)
         } else {
-            StandardStream.output.write(prompt)
+            printPrompt(prompt)
             answer = readLine()
         }
         guard let answer else { return nil }
@@ -144,7 +144,7 @@ struct PlainPresenter: WalkthroughPresenter {
     }
 
     func readSecret(_ prompt: String) -> String? {
-        StandardStream.output.write(prompt)
+        printPrompt(prompt)
         var settings = termios()
         tcgetattr(STDIN_FILENO, &settings)
         var hidden = settings
@@ -174,7 +174,7 @@ struct PlainPresenter: WalkthroughPresenter {
         }
         while true {
             let fallback = blocked.recommended.map { "\($0 + 1)" } ?? ""
-            StandardStream.output.write("  Choose [\(fallback)] (q to stop): ")
+            printPrompt("  Choose [\(fallback)] (q to stop): ")
             guard let answer = readLine()?.trimmingCharacters(in: .whitespaces) else { return nil }
             if answer == "q" { return nil }
             if answer.isEmpty, let recommended = blocked.recommended { return recommended }
@@ -192,7 +192,7 @@ struct PlainPresenter: WalkthroughPresenter {
             out("  ➜ Sending it again (--yes): in the sandbox a repeated \(request.requestID) is harmless.")
             return true
         }
-        StandardStream.output.write("  Send it again? [y/N/q] ")
+        printPrompt("  Send it again? [y/N/q] ")
         guard let answer = readLine()?.lowercased() else { return nil }
         if answer == "q" { return nil }
         return answer == "y" || answer == "yes"
@@ -201,7 +201,7 @@ struct PlainPresenter: WalkthroughPresenter {
     func failed(stepID: String, message: String) async -> FailureChoice {
         out("\n✗ Step \(stepID) failed: \(message)")
         guard !unattended, interactive else { return .quit }
-        StandardStream.output.write("  [r]etry, [s]kip the step, or [q]uit? ")
+        printPrompt("  [r]etry, [s]kip the step, or [q]uit? ")
         switch readLine()?.lowercased() {
         case "r", "retry": return .retry
         case "s", "skip": return .skip

@@ -116,7 +116,7 @@ import Testing
             let process = Process()
             process.executableURL = KiraBinary.url
             process.arguments = ["run", "--plain", "--yes", "--target", served.baseURL, "--session", "crash"]
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+            process.environment = KiraBinary.inheritedEnvironment(environment)
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             process.standardInput = FileHandle.nullDevice
@@ -201,7 +201,7 @@ import Testing
         let first = Process()
         first.executableURL = KiraBinary.url
         first.arguments = ["run", "--plain", "--yes", "--target", served.baseURL, "--session", "shared"]
-        first.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        first.environment = KiraBinary.inheritedEnvironment(environment)
         first.standardOutput = FileHandle.nullDevice
         first.standardError = FileHandle.nullDevice
         first.standardInput = FileHandle.nullDevice

@@ -21,6 +21,7 @@ package final class ServedCoach: @unchecked Sendable {
     package init(_ arguments: [String] = []) async throws {
         process.executableURL = KiraBinary.url
         process.arguments = ["coach", "--plain", "--port", "0"] + arguments
+        process.environment = KiraBinary.inheritedEnvironment()
         let stdout = Pipe()
         process.standardOutput = stdout
         process.standardError = FileHandle.nullDevice

@@ -14,6 +14,19 @@ import Testing
 
 /// The built `kira-walkthrough` binary and other programs, run as subprocesses the way a user runs them.
 package enum KiraBinary {
+    /// This process's environment with `overrides`, for a child that inherits it. The locale is
+    /// UTF-8 unless `overrides` names one: the walkthrough prints ASCII under another (`LANG=C`),
+    /// and the machine running the tests may have no locale set at all (a fresh CI container).
+    package static func inheritedEnvironment(_ overrides: [String: String] = [:]) -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        if !["LC_ALL", "LC_CTYPE", "LANG"].contains(where: { overrides[$0] != nil }) {
+            environment["LC_ALL"] = nil
+            environment["LC_CTYPE"] = nil
+            environment["LANG"] = "C.UTF-8"
+        }
+        return environment.merging(overrides) { _, new in new }
+    }
+
     /// Where `swift build` put the binary: beside the test bundle, unless `KIRA_WALKTHROUGH_BIN` says otherwise.
     package static var url: URL {
         if let override = ProcessInfo.processInfo.environment["KIRA_WALKTHROUGH_BIN"] { return URL(fileURLWithPath: override) }
@@ -71,7 +84,7 @@ package enum KiraBinary {
             clean.merge(environment) { _, new in new }
             process.environment = clean
         } else {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+            process.environment = inheritedEnvironment(environment)
         }
         if let workingDirectory { process.currentDirectoryURL = workingDirectory }
         let out = Pipe()
@@ -152,6 +165,7 @@ package final class ServedEmulator: @unchecked Sendable {
     package init(_ arguments: [String] = []) async throws {
         process.executableURL = KiraBinary.url
         process.arguments = ["sandbox", "serve", "--port", "0"] + arguments
+        process.environment = KiraBinary.inheritedEnvironment()
         stdout = Pipe()
         process.standardOutput = stdout
         process.standardError = FileHandle.nullDevice

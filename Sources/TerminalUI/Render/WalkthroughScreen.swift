@@ -1,6 +1,7 @@
 import Foundation
 import KiraJSON
 import WalkthroughCore
+import WalkthroughPresentation
 
 /// Everything the screen shows: a pure value the app updates and the renderer draws.
 public struct WalkthroughScreen: Sendable {
@@ -245,22 +246,11 @@ public struct Glyphs: Sendable {
     /// one, so the layout stays the same.
     static func asciiFallback(for character: Character) -> Character {
         if character.isASCII { return character }
+        guard let scalar = character.unicodeScalars.first, character.unicodeScalars.count == 1 else { return "?" }
+        if let stand = ASCIIText.glyph(for: scalar) { return stand }
         switch character {
-        case "│", "┃", "▏": return "|"
-        case "─", "━", "·", "—", "–", "↷": return "-"
-        case "…": return "."
-        case "→", "›", "▶", "▸": return ">"
-        case "←", "‹": return "<"
-        case "↑": return "^"
-        case "↓": return "v"
-        case "•", "●": return "*"
-        case "✓": return "+"
-        case "✗", "×": return "x"
-        case "⚑", "⚠": return "!"
-        case "ℹ": return "i"
         case "“", "”", "«", "»": return "\""
         case "‘", "’": return "'"
-        case "○": return "o"
         default: return "?"
         }
     }
