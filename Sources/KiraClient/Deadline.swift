@@ -35,14 +35,17 @@ public enum Deadline {
     }
 }
 
-/// The first of several outcomes: resumes its waiter once, with whichever came first.
-final class FirstResult<T: Sendable>: @unchecked Sendable {
+/// The first of several outcomes: resumes its waiter once, with whichever came first. Also the
+/// test threads' timer wait (`TestThreads.sleep`).
+package final class FirstResult<T: Sendable>: @unchecked Sendable {
     // Guarded by `lock`.
     private let lock = NSLock()
     private var waiter: CheckedContinuation<T, any Error>?
     private var outcome: Result<T, any Error>?
 
-    func start(_ continuation: CheckedContinuation<T, any Error>) {
+    package init() {}
+
+    package func start(_ continuation: CheckedContinuation<T, any Error>) {
         lock.lock()
         if let outcome {
             lock.unlock()
@@ -53,7 +56,7 @@ final class FirstResult<T: Sendable>: @unchecked Sendable {
         lock.unlock()
     }
 
-    func give(_ value: Result<T, any Error>) {
+    package func give(_ value: Result<T, any Error>) {
         lock.lock()
         guard outcome == nil else {
             lock.unlock()

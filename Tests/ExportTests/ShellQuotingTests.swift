@@ -16,7 +16,7 @@ import WalkthroughCore
     /// What bash prints for `word` as the argument of `printf %s`.
     func bashPrints(_ word: String) async throws -> String {
         let outcome = try await KiraBinary.run(
-            ["-c", "printf %s \(word)"], executable: URL(fileURLWithPath: "/bin/bash"), cleanEnvironment: true, timeout: 10)
+            ["-c", "printf %s \(word)"], executable: URL(fileURLWithPath: "/bin/bash"), cleanEnvironment: true)
         #expect(outcome.status == 0, "\(word): \(outcome.stderr)")
         return outcome.stdout
     }

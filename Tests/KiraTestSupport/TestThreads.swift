@@ -1,4 +1,5 @@
 import Foundation
+import KiraClient
 
 /// Threads of the tests' own, as task executors, in two sets kept apart.
 ///
@@ -67,15 +68,15 @@ package final class TestThreads: TaskExecutor, @unchecked Sendable {
     /// queue of its own resumes the task here; cancellation ends the wait at once, as
     /// `Task.sleep`'s does.
     package static func sleep(for duration: Duration) async throws {
-        let wait = TimedWait()
+        let wait = FirstResult<Void>()
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 wait.start(continuation)
                 let nanoseconds = max(0, duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
-                timers.asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds))) { wait.finish(nil) }
+                timers.asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds))) { wait.give(.success(())) }
             }
         } onCancel: {
-            wait.finish(CancellationError())
+            wait.give(.failure(CancellationError()))
         }
     }
 
@@ -93,38 +94,5 @@ package final class TestThreads: TaskExecutor, @unchecked Sendable {
     /// Runs `body`, and the tasks it starts, on the computing threads.
     package static func compute<T: Sendable>(_ body: () async throws -> T) async throws -> T {
         try await withTaskExecutorPreference(computing) { try await body() }
-    }
-}
-
-/// One wait of `TestThreads.sleep`: the timer and a cancellation race to resume it, once.
-private final class TimedWait: @unchecked Sendable {
-    // Guarded by `lock`.
-    private let lock = NSLock()
-    private var continuation: CheckedContinuation<Void, any Error>?
-    private var outcome: (any Error)??
-
-    func start(_ continuation: CheckedContinuation<Void, any Error>) {
-        lock.lock()
-        if let outcome {
-            lock.unlock()
-            if let error = outcome { continuation.resume(throwing: error) } else { continuation.resume() }
-            return
-        }
-        self.continuation = continuation
-        lock.unlock()
-    }
-
-    func finish(_ error: (any Error)?) {
-        lock.lock()
-        guard outcome == nil else {
-            lock.unlock()
-            return
-        }
-        outcome = .some(error)
-        let waiting = continuation
-        continuation = nil
-        lock.unlock()
-        guard let waiting else { return }
-        if let error { waiting.resume(throwing: error) } else { waiting.resume() }
     }
 }
