@@ -341,8 +341,9 @@ struct PathPattern: Sendable {
     }
 }
 
-/// A request with what the evaluator reads from it, parsed once.
-struct Entry: Sendable {
+/// A request with what the evaluator reads from it, parsed once. A class: the evaluator passes
+/// entries around in loops over the whole log, and a copy is then one reference, not every field.
+final class Entry: Sendable {
     let request: CoachRequest
     let segments: [Substring]
     let bodyJSON: JSONValue?

@@ -82,10 +82,8 @@ extension CoachCommand {
                     CoachTerminal.open(header: header, noColor: noColor || ProcessInfo.processInfo.environment["NO_COLOR"] != nil)
                 }
                 if let terminal = opened {
-                    await terminal.run {
-                        let report = await state.coachReport() ?? CoachReport(steps: [], findings: [], requestCount: 0)
-                        return (report, await state.coachRequests())
-                    }
+                    let watch = CoachWatch(state: state, rules: coachRules)
+                    await terminal.run { await watch.poll() }
                     await running.stop()
                     printLine(CoachReportText.markdown(await state.coachReport() ?? CoachReport(steps: [], findings: [], requestCount: 0)))
                     return
@@ -102,7 +100,7 @@ extension CoachCommand {
                 }
                 group.addTask {
                     for await _ in ready.stream { break }
-                    await PlainCoachLog(state: state).follow()
+                    await PlainCoachLog(state: state, rules: coachRules, limit: keep).follow()
                 }
                 try await group.next()
                 group.cancelAll()
@@ -152,43 +150,101 @@ extension Sandbox.Serve {
 }
 
 /// Prints one line per request, finding and ticked step while the emulator serves.
+///
+/// It looks at the log ten times a second, copying only the requests it has not seen into a
+/// `CoachLogMirror`, and evaluates the rules over the mirror here, off the emulator's actor, so
+/// that requests never wait for an evaluation: at most every `evaluationInterval` while requests
+/// keep coming, and as soon as they pause. Each look writes its lines in one write.
 struct PlainCoachLog {
     let state: SandboxState
+    /// The coach's rules.
+    let rules: CoachRules
+    /// How many requests the log keeps (`--keep`).
+    let limit: Int
+    /// How often it looks for new requests.
+    var pollInterval: Duration = .milliseconds(100)
+    /// The least time between two evaluations of the rules while requests keep coming.
+    var evaluationInterval: Duration = .milliseconds(500)
 
     func follow() async {
-        var lastSequence = 0
+        var mirror = CoachLogMirror(rules: rules)
         var seenFindings = Set<String>()
         var doneSteps = Set<String>()
+        var tenantsSeen = Set<String>()
+        var unevaluated = false
+        var lastEvaluation = ContinuousClock.now - evaluationInterval
         while !Task.isCancelled {
-            let requests = await state.coachRequests(after: lastSequence)
-            if !requests.isEmpty, let report = await state.coachReport() {
-                let severalTenants = Set(await state.coachRequests().compactMap(\.tenant)).count > 1
-                for request in requests {
-                    let tenant = severalTenants ? " [\(request.tenant ?? "no tenant")]" : ""
-                    printLine(
-                        "→ #\(request.sequence) \(request.method) \(request.target) \(request.status) "
-                            + String(format: "%.1f ms", request.latencyMilliseconds) + tenant
-                    )
-                }
-                lastSequence = requests.last?.sequence ?? lastSequence
+            guard let look = await state.coachLook(after: mirror.lastSequence) else { return }
+            let change = mirror.apply(look)
+            var lines: [String] = []
+            if change.missed > 0 {
+                // Under a flood, more requests can come than the log keeps between two looks.
+                lines.append("… \(change.missed) requests came and went between two looks (the log keeps \(limit); --keep keeps more)")
+            }
+            for request in change.newer { if let tenant = request.tenant { tenantsSeen.insert(tenant) } }
+            let severalTenants = tenantsSeen.count > 1
+            for request in change.newer {
+                let tenant = severalTenants ? " [\(request.tenant ?? "no tenant")]" : ""
+                lines.append(
+                    "→ #\(request.sequence) \(request.method) \(request.target) \(request.status) "
+                        + Self.milliseconds(request.latencyMilliseconds) + tenant
+                )
+            }
+            if change.changed { unevaluated = true }
+            // While requests keep coming, evaluate at most every evaluationInterval; when they
+            // pause (none new this look), at once.
+            if unevaluated, change.newer.isEmpty || ContinuousClock.now - lastEvaluation >= evaluationInterval {
+                let report = mirror.report()
+                lastEvaluation = .now
+                unevaluated = false
                 for finding in report.findings {
                     let key = "\(finding.rule) \(finding.request.tenant ?? "") \(finding.request.method) \(finding.request.path)"
                     guard seenFindings.insert(key).inserted else { continue }
-                    printLine(
+                    lines.append(
                         "\(finding.severity == .error ? "✗" : "!") \(finding.severity.rawValue) \(finding.quirk) "
                             + "\(finding.request.method) \(finding.request.target): \(finding.message) Fix: \(finding.fix)"
                     )
                 }
                 for (index, step) in report.steps.enumerated() where step.done && doneSteps.insert(step.id).inserted {
-                    printLine("✓ step \(index + 1)/\(report.steps.count): \(step.title)")
+                    lines.append("✓ step \(index + 1)/\(report.steps.count): \(step.title)")
                 }
             }
+            if !lines.isEmpty { printLines(lines) }
             do {
-                try await Task.sleep(for: .milliseconds(100))
+                try await Task.sleep(for: pollInterval)
             } catch {
                 return
             }
         }
+    }
+
+    /// `12.3 ms`: one decimal, without Foundation's `String(format:)`.
+    static func milliseconds(_ value: Double) -> String {
+        let tenths = Int((max(0, value) * 10).rounded())
+        return "\(tenths / 10).\(tenths % 10) ms"
+    }
+}
+
+/// The terminal view's source: a mirror of the log, evaluated off the emulator's actor and only
+/// when the log changed.
+actor CoachWatch {
+    let state: SandboxState
+    var mirror: CoachLogMirror
+    var report: CoachReport
+
+    init(state: SandboxState, rules: CoachRules) {
+        self.state = state
+        var mirror = CoachLogMirror(rules: rules)
+        self.report = mirror.report()
+        self.mirror = mirror
+    }
+
+    /// The report and the kept requests, as of now.
+    func poll() async -> (CoachReport, [CoachRequest]) {
+        if let look = await state.coachLook(after: mirror.lastSequence), mirror.apply(look).changed {
+            report = mirror.report()
+        }
+        return (report, mirror.requests)
     }
 }
 

@@ -75,6 +75,11 @@ func printLine(_ line: String) {
     StandardStream.output.write(consoleText(line) + "\n")
 }
 
+/// Prints lines to standard output in one write (a follower that prints many at a time).
+func printLines(_ lines: [String]) {
+    StandardStream.output.write(consoleText(lines.joined(separator: "\n")) + "\n")
+}
+
 /// Prints a line to standard error.
 func printError(_ line: String) {
     StandardStream.error.write(consoleText(line) + "\n")

@@ -48,6 +48,32 @@ import Testing
         }
     }
 
+    /// Plain mode under a flood: more requests come between two looks than the log keeps. It
+    /// says how many it could not show instead of skipping them silently, and goes on printing.
+    @Test func aFloodBeyondTheLogSaysHowManyRequestsWentUnseen() async throws {
+        let coach = try await ServedCoach(["--keep", "2"])
+        defer { coach.terminate() }
+        // Bursts of 20 until the coach reports a gap (each burst takes far less than its 100 ms
+        // between looks on any machine this runs on; bounded at 50 bursts).
+        var bursts = 0
+        while bursts < 50, !coach.output.contains("came and went") {
+            for _ in 0..<20 { #expect(try await coach.getWithKeyOnly("/v1/users") == 401) }
+            bursts += 1
+        }
+        #expect(await coach.waitForOutput("came and went between two looks (the log keeps 2; --keep keeps more)"), "\(coach.output.suffix(2000))")
+        let gap = coach.output.split(separator: "\n").first { $0.contains("came and went") }.map(String.init) ?? ""
+        let missed = Int(gap.split(separator: " ").dropFirst().first ?? "") ?? 0
+        #expect(missed >= 1, "\(gap)")
+        // Every request is accounted for: shown or counted as gone.
+        let last = bursts * 20
+        #expect(await coach.waitForOutput("→ #\(last) GET /sandbox/v1/users 401"), "\(coach.output.suffix(2000))")
+        let shown = coach.output.split(separator: "\n").filter { $0.hasPrefix("→ #") }.count
+        let gone = coach.output.split(separator: "\n").filter { $0.contains("came and went") }.compactMap {
+            Int($0.split(separator: " ").dropFirst().first ?? "")
+        }.reduce(0, +)
+        #expect(shown + gone == last, "shown \(shown) + gone \(gone) of \(last)")
+    }
+
     @Test func aReportOfAnEmulatorWithoutTheCoachSaysWhatToRun() async throws {
         let emulator = try await ServedEmulator()
         defer { emulator.terminate() }

@@ -296,6 +296,46 @@ import Testing
             #expect(try await Self.report(live)["requests"] == 3)
         }
     }
+    /// A watcher's mirror holds what the log holds after every look: through the ring's wrap,
+    /// requests that came and went between two looks (counted as missed), and a reset. Its own
+    /// evaluation says what `GET /__emulator/coach` says.
+    @Test func aMirrorOfTheLogHoldsWhatTheLogHoldsAndEvaluatesTheSame() async throws {
+        let rules = try shippedCoachRules()
+        try await LiveSandbox.with { live in
+            await live.state.enableCoach(rules: rules, limit: 4)
+            var mirror = CoachLogMirror(rules: rules)
+            let client = try await live.client()
+            func look() async throws -> CoachLogMirror.Change {
+                let look = try #require(await live.state.coachLook(after: mirror.lastSequence))
+                return mirror.apply(look)
+            }
+            // Sequences 1–3 (the /auth of `client()` is 1), seen in one look.
+            for _ in 0..<2 { _ = try await live.raw("GET", "/v1/users", headers: client.authHeaders) }
+            var change = try await look()
+            #expect(change.newer.map(\.sequence) == [1, 2, 3] && change.missed == 0)
+            #expect(mirror.requests.map(\.sequence) == (await live.state.coachRequests()).map(\.sequence))
+            // 4–5: the log wraps (keeps 2–5), the mirror drops 1.
+            for _ in 0..<2 { _ = try await live.raw("GET", "/v1/users", headers: client.authHeaders) }
+            change = try await look()
+            #expect(change.newer.map(\.sequence) == [4, 5] && change.missed == 0)
+            #expect(mirror.requests.map(\.sequence) == [2, 3, 4, 5])
+            // 6–12 between two looks: the log keeps 9–12, the look says 6–8 were missed.
+            for _ in 0..<7 { _ = try await live.raw("GET", "/v1/users/\(UUID().uuidString.lowercased())", headers: client.authHeaders) }
+            change = try await look()
+            #expect(change.newer.map(\.sequence) == [9, 10, 11, 12] && change.missed == 3)
+            #expect(mirror.requests.map(\.sequence) == (await live.state.coachRequests()).map(\.sequence))
+            let fromLog = try #require(await live.state.coachReport())
+            #expect(mirror.report() == fromLog)
+            // A reset empties the log: the next look empties the mirror, and says it changed.
+            #expect(try await live.raw("POST", "/__emulator/reset", root: true).status == 200)
+            change = try await look()
+            #expect(change.changed && change.newer.isEmpty && mirror.requests.isEmpty)
+            #expect(mirror.report() == (try #require(await live.state.coachReport())))
+            // Nothing new: nothing changed.
+            change = try await look()
+            #expect(!change.changed)
+        }
+    }
 }
 
 /// The test support's reply type, named for the helpers above.

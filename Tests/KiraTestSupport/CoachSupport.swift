@@ -1,7 +1,10 @@
+import AsyncHTTPClient
 import Coach
 import Foundation
 import KiraJSON
 import KiraSandbox
+import NIOCore
+import NIOHTTP1
 
 /// The shipped coach rules (`flows/coach.yaml`).
 package func shippedCoachRules() throws -> CoachRules {
@@ -56,6 +59,13 @@ package final class ServedCoach: @unchecked Sendable {
             try? await Task.sleep(for: .milliseconds(50))
         }
         return output.contains(text)
+    }
+
+    /// `GET path` with only the demo tenant's x-api-key (no token); returns the status.
+    package func getWithKeyOnly(_ path: String) async throws -> Int {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.headers.add(name: "x-api-key", value: TenantCredentials.demo.apiKey)
+        return Int(try await HTTPClient.shared.execute(request, timeout: .seconds(10)).status.code)
     }
 
     /// Stops it (SIGTERM).

@@ -2,6 +2,14 @@ import Coach
 import Foundation
 import KiraJSON
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// The coach's bounded log of API requests: the newest `limit` requests, secrets masked when
 /// captured, with the facts the emulator knew as it answered. Off unless a coach turned it on.
 struct RequestLog: Sendable {
@@ -52,15 +60,27 @@ struct RequestLog: Sendable {
         }
     }
 
+    /// The sequence number of the oldest kept request; nil when none is kept.
+    var oldestSequence: Int? { storage.isEmpty ? nil : storage[start].sequence }
+
     /// The kept requests, oldest first.
     var requests: [CoachRequest] {
         guard start > 0 else { return storage }
         return Array(storage[start...] + storage[..<start])
     }
 
-    /// The kept requests with a sequence number above `sequence`, oldest first.
+    /// The kept requests with a sequence number above `sequence`, oldest first. Sequence numbers
+    /// are consecutive in the ring, so this copies only the newer ones: a watcher that asks often
+    /// pays for what it has not seen, not for the whole log.
     func requests(after sequence: Int) -> [CoachRequest] {
-        requests.filter { $0.sequence > sequence }
+        let newer = min(storage.count, max(0, nextSequence - 1 - sequence))
+        guard newer > 0 else { return [] }
+        var result: [CoachRequest] = []
+        result.reserveCapacity(newer)
+        // The oldest kept request is at `start`; the newest `newer` end just before it (mod count).
+        let first = (start + storage.count - newer) % storage.count
+        for offset in 0..<newer { result.append(storage[(first + offset) % storage.count]) }
+        return result
     }
 
     /// The checklist and findings over the kept requests.
@@ -125,25 +145,51 @@ enum RequestMasking {
 
     /// Whether the bytes contain a secret field's name or a data URL.
     static func mayHoldSecret(_ bytes: [UInt8]) -> Bool {
-        let needles: [[UInt8]] = [
-            Array("password".utf8), Array("client_".utf8), Array("secret".utf8), Array("token".utf8), Array("api_key".utf8),
-            Array("data:".utf8),
-        ]
-        return needles.contains { contains(bytes, $0) }
+        needles.contains { contains(bytes, $0) }
     }
 
+    /// What `mayHoldSecret` looks for.
+    static let needles: [[UInt8]] = [
+        Array("password".utf8), Array("client_".utf8), Array("secret".utf8), Array("token".utf8), Array("api_key".utf8),
+        Array("data:".utf8),
+    ]
+
+    /// Whether `needle` occurs in `haystack`. Every answer goes through this when the coach is
+    /// on, so it jumps from one occurrence of the needle's first byte to the next with the C
+    /// library's `memchr` and compares the rest with `memcmp`.
     static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
         guard let first = needle.first, haystack.count >= needle.count else { return false }
-        var index = 0
-        let last = haystack.count - needle.count
-        while index <= last {
-            if haystack[index] == first {
-                var offset = 1
-                while offset < needle.count, haystack[index + offset] == needle[offset] { offset += 1 }
-                if offset == needle.count { return true }
+        return haystack.withUnsafeBytes { hay in
+            needle.withUnsafeBytes { pin in
+                let base = hay.baseAddress!
+                let lastStart = hay.count - pin.count
+                var offset = 0
+                while offset <= lastStart {
+                    guard let found = memchr(base + offset, Int32(first), lastStart - offset + 1) else { return false }
+                    let position = base.distance(to: UnsafeRawPointer(found))
+                    if memcmp(base + position, pin.baseAddress!, pin.count) == 0 { return true }
+                    offset = position + 1
+                }
+                return false
             }
-            index += 1
         }
-        return false
+    }
+
+    /// The path's segments between slashes, empty ones dropped (`/sandbox/v1/users` → sandbox,
+    /// v1, users), split on the UTF-8 bytes.
+    static func segments(of path: String) -> [Substring] {
+        var result: [Substring] = []
+        let utf8 = path.utf8
+        var start = utf8.startIndex
+        var index = start
+        while index != utf8.endIndex {
+            if utf8[index] == UInt8(ascii: "/") {
+                if index != start { result.append(path[start..<index]) }
+                start = utf8.index(after: index)
+            }
+            index = utf8.index(after: index)
+        }
+        if index != start { result.append(path[start..<index]) }
+        return result
     }
 }

@@ -2,9 +2,19 @@ import Coach
 import Foundation
 import KiraJSON
 
+/// A look at the coach's request log (`SandboxState.coachLook(after:)`).
+public struct CoachLogLook: Sendable {
+    /// The requests newer than the watcher's last, oldest first.
+    public var newer: [CoachRequest]
+    /// The sequence number of the oldest request the log keeps; nil when it keeps none.
+    public var oldestKept: Int?
+}
+
 /// A request seen on its way in, finished into a `CoachRequest` once answered.
 struct PendingCapture {
     var started: ContinuousClock.Instant
+    /// The path's segments, split once for both halves of the capture.
+    var segments: [Substring]
     var at: Date
     var request: SandboxRequest
     var clientID: String?
@@ -29,11 +39,19 @@ extension SandboxState {
         requestLog?.requests(after: sequence) ?? []
     }
 
+    /// What a watcher needs to mirror the log without copying it whole: the requests newer than
+    /// `sequence`, and the sequence number of the oldest one kept (nil when the log is empty, as
+    /// after `/__emulator/reset`). Nil when the coach is off.
+    public func coachLook(after sequence: Int) -> CoachLogLook? {
+        guard let log = requestLog else { return nil }
+        return CoachLogLook(newer: log.requests(after: sequence), oldestKept: log.oldestSequence)
+    }
+
     /// Notes what the emulator knows before it answers an API request; nil for anything else
     /// (health checks, operator controls) or when the coach is off.
     func beginCapture(_ request: SandboxRequest) -> PendingCapture? {
         guard requestLog != nil else { return nil }
-        let segments = request.path.split(separator: "/", omittingEmptySubsequences: true)
+        let segments = RequestMasking.segments(of: request.path)
         guard segments.first == "sandbox", !(segments.count == 2 && segments[1] == "healthz") else { return nil }
         let clientID = request.headers["x-api-key"].flatMap { tenantByAPIKey[$0] }
         var facts: [String: JSONValue] = [:]
@@ -56,7 +74,7 @@ extension SandboxState {
                 }
             }
         }
-        return PendingCapture(started: .now, at: clock.now, request: request, clientID: clientID, facts: facts)
+        return PendingCapture(started: .now, segments: segments, at: clock.now, request: request, clientID: clientID, facts: facts)
     }
 
     /// Logs the answered request with its facts, secrets masked.
@@ -65,7 +83,7 @@ extension SandboxState {
         let elapsed = ContinuousClock.now - capture.started
         let request = capture.request
         var facts = capture.facts
-        let path = request.path.split(separator: "/", omittingEmptySubsequences: true)
+        let path = capture.segments
         var responseBytes = response.body
         if let clientID = capture.clientID, request.method == "POST", path.count == 2, path[1] == "auth", response.status == 200 {
             requestLog?.lastTokenExpiry[clientID] = clock.now.addingTimeInterval(configuration.tokenTTL.seconds)
