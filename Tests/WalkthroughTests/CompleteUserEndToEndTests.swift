@@ -80,6 +80,10 @@ import WalkthroughPresentation
             // One user, completed in place and verified.
             #expect(await fixture.counts()["users"] == 1)
             let userID = try #require(try fixture.store.load("test")?.captures["user_id"]?.stringValue)
+            // The remedy's "done" line names the user, its template filled in.
+            let done = await presenter.events.filter { $0.kind == .remedy && $0.text.hasSuffix(": done") }.map(\.text)
+            #expect(done.contains { $0.contains("PUT /v1/users/\(userID)") }, "\(done)")
+            #expect(!done.contains { $0.contains("{{") }, "\(done)")
             let user = try await fixture.call("GET", "/v1/users/\(userID)")
             #expect(user["status"] == "VERIFIED")
             #expect(user["verification_triggered"] == true)

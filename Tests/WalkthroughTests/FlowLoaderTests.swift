@@ -71,6 +71,15 @@ import Testing
                   user_id: id
         """
 
+    /// `ask_on_emulator: false` leaves an input empty on the emulator, so it must be optional.
+    @Test func anInputNotAskedOnTheEmulatorMustBeOptional() {
+        let found = problems(
+            Self.minimal.replacingOccurrences(
+                of: "amount: { default: \"1.00\", format: amount }", with: "tenant_id: { prompt: Tenant, ask_on_emulator: false }"))
+        #expect(problems(Self.minimal).isEmpty)
+        #expect(found.contains { $0.message.contains("ask_on_emulator: false needs optional: true") }, "\(found)")
+    }
+
     @Test func aMinimalFlowLoads() throws {
         let flow = try FlowLoader.load(Self.minimal, file: "ok.yaml")
         #expect(flow.steps.first?.requests.first?.path.references == ["user_id"])

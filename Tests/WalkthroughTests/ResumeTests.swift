@@ -113,7 +113,11 @@ import Testing
         #expect(resumed.session.steps[3].state == .sending)
         #expect(resumed.session.steps[3].wait == WaitProgress(startedAt: resumed.session.steps[3].wait?.startedAt, attempt: 0))
         // The Kira contact verified the user overnight: the walkthrough goes on.
-        let next = resumed.received(response(200, ["id": "user-1", "status": "VERIFIED"]), now: Date())
+        var next = resumed.received(response(200, ["id": "user-1", "status": "VERIFIED"]), now: Date())
+        // On a real target, step 5 first asks for a provisioned account (left empty: create one).
+        if case .needInput(let asked) = next, asked.name == "provisioned_va_id" {
+            next = resumed.provide(input: "provisioned_va_id", value: "", now: Date())
+        }
         guard case .confirm(let va) = next else {
             Issue.record("expected the next step, got \(next)")
             return
@@ -124,10 +128,9 @@ import Testing
     @Test func aFailedStepIsRetriedByTheNextRun() throws {
         let flow = try quickstart()
         let happy = happyAnswer()
-        var harness = EngineHarness(flow: flow) { request, count in
-            request.requestID == "pin" ? response(503, ["message": "down"]) : happy(request, count)
-        }
-        guard case .failed = harness.run() else {
+        var harness = EngineHarness(flow: flow, answer: happy)
+        _ = harness.run(stopWhen: { if case .send(let request) = $0 { return request.requestID == "pin" } else { return false } })
+        guard case .failed = harness.engine.transportFailed("Connection refused", now: harness.now) else {
             Issue.record("expected the pin to fail")
             return
         }

@@ -55,7 +55,13 @@ actor RecordingPresenter: WalkthroughPresenter {
     func ask(_ input: InputRequest) async -> String? { input.defaultValue ?? (input.optional ? "" : nil) }
     func choose(_ blocked: BlockedQuirk) async -> Int? {
         self.blocked.append(blocked)
-        return remedyFor[blocked.quirkID] ?? blocked.recommended
+        // A run that keeps meeting blocks is stuck: quit, so a failing test ends.
+        guard self.blocked.count <= 50 else { return nil }
+        // The given remedy while it is available, then the recommended one.
+        if let choice = remedyFor[blocked.quirkID], blocked.remedies.indices.contains(choice), blocked.remedies[choice].available {
+            return choice
+        }
+        return blocked.recommended
     }
     func askResend(_ request: RenderedRequest) async -> Bool? { true }
     func failed(stepID: String, message: String) async -> FailureChoice { .quit }

@@ -105,6 +105,39 @@ import WalkthroughPresentation
         }
     }
 
+    /// A refusal the emulator's API itself gave (not an injected fault) is stored under the
+    /// request's idempotency key, as the contract says keys replay refused answers. Sending again
+    /// with that key would only bring the refusal back; the walkthrough sends with a new one, and
+    /// the request goes through once the cause is gone.
+    @Test func aRefusalStoredUnderItsKeyIsSentAgainWithANewKey() async throws {
+        // The flow goes on from the user's creation without waiting for VERIFIED, so the account
+        // is asked for too early: 400 invalid_operation, which no rule of create_va explains.
+        let flow = try quickstart(
+            replacing: "until: { field: status, equals: VERIFIED }", with: "until: { field: status, not_in: [REJECTED] }")
+        try await WalkthroughFixture.with { fixture in
+            let first = RecordingPresenter()
+            guard case .blocked = await fixture.run(flow, presenter: first, session: "refused") else {
+                Issue.record("expected a stop for a person")
+                return
+            }
+            let blocked = try #require(await first.blocked.last)
+            #expect(blocked.requestID == "create_va" && blocked.answer?.code == "invalid_operation", "\(blocked.explanation)")
+            // The person fixes the cause (an operator verifies the user), then sends it again.
+            let userID = try #require(try fixture.store.load("refused")?.captures["user_id"]?.stringValue)
+            var verify = HTTPClientRequest(url: fixture.root + "/__emulator/users/\(userID)/verify")
+            verify.method = .POST
+            #expect(try await HTTPClient.shared.execute(verify, timeout: .seconds(10)).status == .ok)
+            let person = RecordingPresenter(remedyFor: [WalkthroughEngine.unexpectedAnswerID: 0])
+            #expect(await fixture.run(flow, presenter: person, session: "refused") == .completed)
+            let session = try #require(try fixture.store.load("refused"))
+            let attempts = session.exchanges.filter { $0.requestID == "create_va" && $0.note == nil }
+            #expect(attempts.compactMap(\.status) == [400, 201], "\(attempts.map { ($0.status, $0.responseBody ?? "") })")
+            let keys = attempts.map { $0.requestHeaders.first { $0.first?.lowercased() == "idempotency-key" }?.last ?? "" }
+            #expect(keys.count == 2 && !keys[0].isEmpty && keys[0] != keys[1], "\(keys)")
+            #expect(await fixture.counts()["virtual_accounts"] == 1)
+        }
+    }
+
     /// Provisioned ids (Q-SEED-IDS): with KIRA_USER_ID, KIRA_VA_ID and KIRA_RECIPIENT_ID set, the
     /// flow checks them with GETs and uses them; it creates no user, account or recipient.
     @Test func provisionedIDsAreCheckedAndUsedAsTheyAre() async throws {

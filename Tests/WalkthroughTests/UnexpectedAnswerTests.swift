@@ -54,19 +54,27 @@ import Testing
         #expect(harness.engine.violations.isEmpty)
     }
 
-    @Test func aServerErrorStaysAFailure() throws {
+    /// A 5xx the client's retries did not get past stops for a person too, with the whole answer;
+    /// sending again keeps the key (the server may have done the work).
+    @Test func aServerErrorStopsForAPersonAndKeepsTheKey() throws {
         var harness = EngineHarness(flow: try quickstart(), answer: Self.script("create_va", 500, ["message": "boom"]))
-        guard case .failed(let stepID, let message) = harness.run() else {
-            Issue.record("expected a failure")
+        guard case .stopped(let advice) = harness.run() else {
+            Issue.record("expected a stop for a person")
             return
         }
-        #expect(stepID == "create_virtual_account")
-        #expect(message.contains("HTTP 500"))
+        #expect(advice.contains("HTTP 500"))
+        let blocked = try #require(harness.engine.session.steps[4].blocked)
+        #expect(blocked.quirkID == WalkthroughEngine.unexpectedAnswerID && blocked.answer?.status == 500)
+        #expect(blocked.explanation.contains("message: boom") && blocked.explanation.contains("the server's own failure"))
+        let firstKey = try #require(harness.sent.last?.idempotencyKey)
+        #expect(harness.run(from: harness.engine.choose(remedy: 0, now: harness.now)) == .finished)
+        #expect(harness.sent.filter { $0.requestID == "create_va" }.map(\.idempotencyKey) == [firstKey, firstKey])
     }
 
     /// A new run finds the block: it sends nothing by itself, recommends sending again a request
-    /// that is safe to repeat (the keyed create), with the same key.
-    @Test func aResumedBlockSendsNothingUntilChosenThenTheSameKey() throws {
+    /// that is safe to repeat (the keyed create), with a new key, since the old one holds the
+    /// refusal (keys replay refused answers too).
+    @Test func aResumedBlockSendsNothingUntilChosenThenANewKey() throws {
         let flow = try quickstart()
         var first = EngineHarness(flow: flow, answer: Self.script("create_va"))
         guard case .stopped = first.run() else {
@@ -88,7 +96,9 @@ import Testing
         #expect(second.run(from: resumed) == .finished)
         let creates = second.sent.filter { $0.requestID == "create_va" }
         #expect(creates.count == 1)
-        #expect(creates.first?.idempotencyKey == firstKey)
+        let newKey = try #require(creates.first?.idempotencyKey)
+        #expect(newKey != firstKey)
+        #expect(second.engine.session.idempotencyKeys["create_virtual_account/create_va"] == newKey)
         #expect(second.engine.violations.isEmpty)
     }
 

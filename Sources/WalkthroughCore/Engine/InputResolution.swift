@@ -41,6 +41,11 @@ extension WalkthroughEngine {
             store(input, value: generator == .uuid ? id : String(id.replacingOccurrences(of: "-", with: "").suffix(8)))
             return nil
         }
+        // Only a real tenant has it (an id provisioned there): on the emulator, left empty.
+        if !input.askOnEmulator, input.optional, session.target.isEmulator, error == nil {
+            store(input, value: "")
+            return nil
+        }
         enter(stepIndex, .awaitingInput(InputAsk(name: input.name, error: error)))
         return .needInput(inputRequest(input, stepIndex: stepIndex))
     }

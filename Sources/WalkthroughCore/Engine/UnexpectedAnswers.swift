@@ -1,13 +1,17 @@
 import Foundation
 import KiraJSON
 
-/// Answers nobody documented: a status below 500 outside a request's `expect` that no quirk rule
-/// matches stops the step for a person (the `blocked` phase) instead of failing it.
+/// Answers nobody documented: any status outside a request's `expect` that no quirk rule matches
+/// stops the step for a person (the `blocked` phase) instead of failing it, a 5xx too once the
+/// client has retried it where that is safe.
 ///
-/// The block is the engine's own, named `unexpected-answer`, with generic remedies: send the same
-/// request again (same idempotency key), edit the body and send it (a new key: it is a new request),
-/// or stop. What stays a failure: a 5xx (the server's own failure, which the client already retried
-/// where that is safe) and a transport error after the client's retries.
+/// The block is the engine's own, named `unexpected-answer`, with generic remedies: send the
+/// request again, edit the body and send it (a new idempotency key: it is a new request), or stop.
+/// Sending again keeps the idempotency key after a 5xx (the server may have done the work, and the
+/// key makes a second attempt safe) but takes a new one after a 4xx: the server refused, created
+/// nothing, and keys replay refused answers too, so the old key would only bring the same refusal
+/// back. What stays a failure: a transport error after the client's retries, a capture missing
+/// from a success.
 ///
 /// Nothing is sent twice by merely resuming: a run that meets such an answer recommends stopping
 /// (an unattended run exits 3). A later run shows the same block again without sending anything;
@@ -32,7 +36,7 @@ extension WalkthroughEngine {
         answeredThisRun = true
         let blocked = BlockedQuirk(
             quirkID: Self.unexpectedAnswerID, requestID: request.id, explanation: Self.explain(answer, requestID: request.id),
-            remedies: unexpectedOptions(active: active, stepIndex: index, resumed: false), answer: answer
+            remedies: unexpectedOptions(active: active, status: response.status, stepIndex: index, resumed: false), answer: answer
         )
         enter(index, .blocked(blocked, active: active))
         event(index, .quirk, Self.unexpectedAnswerID, blocked.explanation, now)
@@ -46,7 +50,10 @@ extension WalkthroughEngine {
         var text =
             "'\(requestID)' got HTTP \(answer.status)\(reason.isEmpty ? "" : " \(reason)"), an answer the flow does not know: it expects "
             + "\(wanted), and no known quirk explains this one. The docs do not describe it, so a person has to decide. "
-            + "Nothing was sent again."
+        text +=
+            answer.status >= 500
+            ? "It is the server's own failure, and the client already retried it where that is safe. Nothing was sent again."
+            : "Nothing was sent again."
         text += "\nstatus: \(answer.status)"
         text += "\ncode: \(answer.code ?? "(none)")"
         text += "\nmessage: \(answer.message ?? "(none)")"
@@ -54,17 +61,27 @@ extension WalkthroughEngine {
         return text
     }
 
+    /// Whether sending again after an answer of `status` takes a new idempotency key: after a
+    /// refusal (below 500), whose answer the old key would replay.
+    static func sendsAgainWithNewKey(afterStatus status: Int?) -> Bool {
+        (status ?? 500) < 500
+    }
+
     /// The generic remedies as offered now. `resumed` is true when the block was met by an earlier
     /// run: sending again is then recommended if the request is safe to repeat.
-    func unexpectedOptions(active: ActiveRequest?, stepIndex index: Int, resumed: Bool) -> [RemedyOption] {
+    func unexpectedOptions(active: ActiveRequest?, status: Int?, stepIndex index: Int, resumed: Bool) -> [RemedyOption] {
         func used(_ remedy: UnexpectedRemedy) -> Bool {
             session.steps[index].remedyUses["\(Self.unexpectedAnswerID)#\(remedy.rawValue)", default: 0] >= Self.remedyLimit
         }
         let key = active?.request.idempotencyKey != nil
+        let sendAgain =
+            !key
+            ? "Send the same request again"
+            : Self.sendsAgainWithNewKey(afterStatus: status)
+                ? "Send the same request again, with a new idempotency key (the old one would replay this refusal)"
+                : "Send the same request again (same idempotency key: the server may have done the work)"
         var options = [
-            RemedyOption(
-                label: "Send the same request again" + (key ? " (same idempotency key)" : ""), available: true, recommended: false,
-                unavailableReason: nil),
+            RemedyOption(label: sendAgain, available: true, recommended: false, unavailableReason: nil),
             RemedyOption(
                 label: "Edit the body and send it" + (key ? " (with a new idempotency key)" : ""), available: true, recommended: false,
                 unavailableReason: nil),
@@ -98,7 +115,12 @@ extension WalkthroughEngine {
         event(index, .remedy, Self.unexpectedAnswerID, "Chose: \(label)", now)
         switch remedy {
         case .sendAgain:
-            guard let active else { return .blocked(blocked) }
+            guard var active else { return .blocked(blocked) }
+            if active.request.idempotencyKey != nil, Self.sendsAgainWithNewKey(afterStatus: blocked.answer?.status) {
+                let key = makeID()
+                active.request.idempotencyKey = key
+                session.idempotencyKeys["\(active.request.stepID)/\(active.request.requestID)"] = key
+            }
             enter(index, .sending(active, wait: active.origin == .flow ? freshWait(index, now: now) : nil))
             return .send(active.request)
         case .editAndSend:
@@ -127,7 +149,7 @@ extension WalkthroughEngine {
     /// the recommendation to send again).
     func refreshedUnexpected(_ blocked: BlockedQuirk, active: ActiveRequest?, stepIndex index: Int) -> BlockedQuirk {
         var copy = blocked
-        copy.remedies = unexpectedOptions(active: active, stepIndex: index, resumed: !answeredThisRun)
+        copy.remedies = unexpectedOptions(active: active, status: blocked.answer?.status, stepIndex: index, resumed: !answeredThisRun)
         return copy
     }
 }

@@ -290,7 +290,7 @@ public struct WalkthroughEngine: Sendable {
             }
             guard let followUp else { return fail(index, "Unknown remedy request") }
             return evaluate(response, for: followUp, stepIndex: index, now: now) { engine in
-                engine.event(index, .remedy, rule.id, "\(remedy.label): done", now)
+                engine.event(index, .remedy, rule.id, "\(engine.render(remedy.label) ?? remedy.label): done", now)
                 return engine.continueAfter(remedy, stepIndex: index, now: now)
             }
         case .probe(let quirk, let remedyIndex, let search):

@@ -75,6 +75,10 @@ public struct FlowInput: Sendable {
     /// emulator's demo credential fills it.
     public var credential: Credential?
     public var location: SourceLocation
+    /// Whether a person is asked for it on the local emulator (`ask_on_emulator`, default true).
+    /// False for an optional input only a real tenant can give (an id provisioned there): on the
+    /// emulator it stays empty unless the environment sets it.
+    public var askOnEmulator = true
 }
 
 /// The three credentials of a Kira tenant.

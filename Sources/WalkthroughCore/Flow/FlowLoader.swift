@@ -243,11 +243,13 @@ public struct FlowLoader {
             return nil
         }
         guard let mapping = node.mapping else {
-            problem(node, "Input '\(name)' must be a mapping (env, prompt, secret, default, format, optional, generate, credential)")
+            problem(
+                node, "Input '\(name)' must be a mapping (env, prompt, secret, default, format, optional, generate, credential, ask_on_emulator)")
             return nil
         }
         checkKeys(
-            mapping, allowed: ["env", "prompt", "secret", "default", "format", "optional", "generate", "credential"], in: "input '\(name)'")
+            mapping, allowed: ["env", "prompt", "secret", "default", "format", "optional", "generate", "credential", "ask_on_emulator"],
+            in: "input '\(name)'")
         var format = FlowInput.Format.text
         if let node = mapping["format"], let text = string(node, "format") {
             if let value = FlowInput.Format(rawValue: text) { format = value } else { problem(node, "format must be text, uuid or amount") }
@@ -267,10 +269,15 @@ public struct FlowLoader {
         }
         let defaultValue = optionalString(mapping, "default")
         if let defaultValue, let node = mapping["default"] { _ = template(node, defaultValue) }
+        let optional = bool(mapping, "optional")
+        let askOnEmulator = mapping["ask_on_emulator"] == nil || bool(mapping, "ask_on_emulator")
+        if !askOnEmulator, !optional, let node = mapping["ask_on_emulator"] {
+            problem(node, "ask_on_emulator: false needs optional: true (on the emulator the input stays empty)")
+        }
         return FlowInput(
             name: name, env: optionalString(mapping, "env"), prompt: optionalString(mapping, "prompt") ?? name,
-            secret: bool(mapping, "secret"), defaultValue: defaultValue, format: format, optional: bool(mapping, "optional"),
-            generate: generator, credential: credential, location: location(keyNode)
+            secret: bool(mapping, "secret"), defaultValue: defaultValue, format: format, optional: optional,
+            generate: generator, credential: credential, location: location(keyNode), askOnEmulator: askOnEmulator
         )
     }
 
