@@ -628,7 +628,7 @@ public struct WalkthroughRenderer: Sendable {
 
     /// The forms a path takes in a title, longest first: whole; each segment that looks like an
     /// id (long, with digits) abbreviated to its first 8 characters and `…`; then its leading
-    /// segments replaced by `…`, keeping at least the last two.
+    /// segments replaced by `…`, down to the last one.
     func pathForms(_ path: String) -> [String] {
         let ellipsis = glyphs.isASCII ? "~" : "…"
         let segments = path.split(separator: "/", omittingEmptySubsequences: false).map { segment -> String in
@@ -636,7 +636,7 @@ public struct WalkthroughRenderer: Sendable {
         }
         var forms = [path, segments.joined(separator: "/")]
         var keep = segments.count - 2
-        while keep >= 2 {
+        while keep >= 1 {
             forms.append(ellipsis + "/" + segments.suffix(keep).joined(separator: "/"))
             keep -= 1
         }
@@ -772,12 +772,12 @@ public struct WalkthroughRenderer: Sendable {
         // The title keeps the status and the time whole; the path shortens (ids abbreviated, then
         // its leading segments), or leaves the title to the URL line just below. The scroll
         // position goes in the title's rule when the path fits beside it with ids abbreviated at
-        // most, else on the pane's last row, kept for it.
+        // most (any form in a pane of few rows), else on the pane's last row, kept for it.
         let fixed = 4 + DisplayWidth.of(head) + DisplayWidth.of(tail) + 2
         let forms = pathForms(Self.path(of: exchange.url))
         let scrolls = total > height - 1
         let markWidth = scrolls ? DisplayWidth.of(Self.position(first: total, last: total, total: total)) + 3 : 0
-        var path = forms.prefix(2).first { fixed + DisplayWidth.of($0) + markWidth <= width }
+        var path = forms.prefix(height < 6 ? forms.count : 2).first { fixed + DisplayWidth.of($0) + markWidth <= width }
         let markInRule = !scrolls || path != nil || forms.allSatisfy { fixed + DisplayWidth.of($0) > width }
         if path == nil { path = forms.first { fixed + DisplayWidth.of($0) + (markInRule ? markWidth : 0) <= width } }
         let rows = scrolls && !markInRule ? height - 2 : height - 1
