@@ -165,6 +165,12 @@ struct Run: AsyncParsableCommand {
             printLine(
                 "\n✓ Walkthrough complete: all \(flow.steps.count) steps done. `kira-walkthrough status --session \(sessionOptions.session)` shows what was kept."
             )
+            // The same list as the terminal's last screen, `status` and the transcript.
+            if let session = try? store.load(sessionOptions.session) {
+                let met = QuirksMet(session: session, flow: flow)
+                printLine("\nWhat you met: \(met.countLine)")
+                for line in met.lines { printLine("  \(line)") }
+            }
         case .blocked(let advice):
             printLine("\n⏸ Stopped: \(advice)\n  Progress is saved. Resume with: \(resume)")
             throw ExitCode(3)

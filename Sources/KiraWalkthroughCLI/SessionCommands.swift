@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KiraJSON
 import SessionStore
+import ShippedFlows
 import WalkthroughCore
 
 /// `kira-walkthrough status`.
@@ -49,11 +50,12 @@ struct Status: ParsableCommand {
         printLine(session.isComplete ? "Complete." : "In progress: `kira-walkthrough run --session \(session.name)` resumes it.")
     }
 
-    /// The quirks the session met, with the summaries of the flow it ran (its file, else the
-    /// quickstart, as `export` finds it); `nil` when no file of that flow can be read.
+    /// The quirks the session met, with the summaries of the flow it ran, found as `export` finds
+    /// it: the shipped flow the session recorded (embedded in the binary, whatever the working
+    /// directory), else its file, else the quickstart; `nil` when none of these is that flow.
     static func quirksMet(_ session: Session) -> QuirksMet? {
-        let file = FileManager.default.fileExists(atPath: session.flowFile) ? session.flowFile : nil
-        guard let flow = try? FlowFile.load(file), flow.id == session.flowID else { return nil }
+        guard let flow = try? FlowFile.load(FlowSource.recorded(session.flowFile) ?? .default), flow.id == session.flowID
+        else { return nil }
         return QuirksMet(session: session, flow: flow)
     }
 

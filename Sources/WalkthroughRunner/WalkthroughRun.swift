@@ -451,6 +451,9 @@ struct Driver {
         if let bearer = engine.bearerToken, bearer.token != handedToken {
             await client.setToken(bearer.token, lifetime: bearer.lifetime)
             handedToken = bearer.token
+            // The token's lifetime shows from now on, not from the next transition: the request
+            // about to be shown already carries it.
+            await presenter.sessionChanged(engine.session, tokenExpiresAt: await client.tokenExpiresAt)
         }
         await client.setPinnedVersion(engine.session.pinnedVersion)
     }

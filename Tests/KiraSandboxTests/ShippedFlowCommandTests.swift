@@ -75,4 +75,28 @@ import Testing
         #expect(export.status == 0, "\(export.stderr)")
         #expect(export.stdout.hasPrefix("# Kira sandbox quickstart"))
     }
+
+    /// A plain run ends with the list the terminal's last screen shows; `status` of a session of
+    /// a shipped flow other than the quickstart finds that flow inside the binary, whatever the
+    /// working directory (it used to look for `flows/versioning.yaml` in the current one).
+    @Test func aPlainRunListsTheQuirksMetAndStatusFindsTheSessionsFlowFromAnywhere() async throws {
+        let elsewhere = try KiraBinary.temporaryDirectory("kira-cwd")
+        let state = try KiraBinary.temporaryDirectory("kira-state")
+        let run = try await KiraBinary.run(
+            ["run", "--flow", "versioning", "--plain", "--yes", "--state-dir", state.path, "--va-ready-after", "0.2"],
+            environment: Self.noCredentials, workingDirectory: elsewhere, timeout: 180)
+        #expect(run.status == 0, "\(run.stdout.suffix(1500))\n\(run.stderr)")
+        let countLine = try #require(
+            run.stdout.firstMatch(of: /What you met: (\d+ of \d+ quirks of this flow)/), "\(run.stdout.suffix(1500))")
+        let listed = run.stdout.components(separatedBy: "What you met:").last ?? ""
+        #expect(listed.contains("  Q-VERSION-HEADER: "), "each quirk with its summary:\n\(listed)")
+        let status = try await KiraBinary.run(["status", "--state-dir", state.path], workingDirectory: elsewhere)
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(status.stdout.contains("Quirks met: \(countLine.output.1)"), "\(status.stdout)")
+        #expect(status.stdout.contains("  Q-VERSION-HEADER: "), "\(status.stdout)")
+        let json = try await KiraBinary.run(["status", "--json", "--state-dir", state.path], workingDirectory: elsewhere)
+        let quirks = try #require(try JSONValue.parse(json.stdout)["quirks"])
+        #expect(quirks != .null, "\(json.stdout)")
+        #expect(quirks["met"]?.arrayValue?.contains { $0["id"] == "Q-VERSION-HEADER" } == true, "\(json.stdout)")
+    }
 }

@@ -186,6 +186,44 @@ import WalkthroughCore
         }
     }
 
+    /// The tour at 80×24, read as a reviewer did: its banner whole above the footer's keys, a token
+    /// countdown in the header once authenticated, and a last screen whose list scrolls at once under
+    /// a "more" mark, with the same total as a plain run of the flow.
+    @Test func theTourAt80x24KeepsItsBannerTheTokenAndAScrollingLastList() async throws {
+        // tmux is driven with blocking calls: on a computing thread, not the pool (see TestThreads).
+        try await TestThreads.compute {
+            let directory = stateDirectory()
+            let flow = try Self.quickstart()
+            let tmux = try TmuxSession(
+                command: "\(KiraBinary.url.path) run --tour --state-dir \(directory) --va-ready-after 2", width: 80, height: 24,
+                environment: Self.noCredentials)
+            defer { tmux.close() }
+            #expect(await tmux.waitFor("Tour: quirk tour."), "\(tmux.screen)")
+            #expect(await tmux.waitFor("Press Enter to send"), "\(tmux.screen)")
+            let first = tmux.screen
+            let rows = first.components(separatedBy: "\n")
+            #expect(rows[23].contains("? help") && rows[23].contains("q quit"), "the footer's keys stay:\n\(first)")
+            #expect(Self.normalized(first).contains("then shows how an integration gets past it."), "the banner whole:\n\(first)")
+            #expect(rows[0].contains("no tok"), "\(rows[0])")
+            #expect(await tmux.pressEnter(until: "Step 3 of 7", limit: 20) != nil, "\(tmux.screen)")
+            #expect(await tmux.waitFor("Press Enter to send"))
+            let header = tmux.screen.components(separatedBy: "\n")[0]
+            #expect(header.contains(/tok \d+:\d\d/), "the token captured at step 2 counts down:\n\(header)")
+            #expect(await tmux.pressEnter(until: "Walkthrough complete", limit: 150) != nil, "\(tmux.screen)")
+            #expect(await tmux.waitFor("What you met:"), "\(tmux.screen)")
+            let last = tmux.screen
+            let countLine = try #require(last.firstMatch(of: /\d+ of (\d+) quirks of this flow/), "\(last)")
+            #expect(Int(countLine.output.1) == Set(flow.raisableQuirkIDs).count, "the flow's total, as in a plain run")
+            #expect(last.contains("↓ more:"), "\(last)")
+            let footer = last.components(separatedBy: "\n")[23]
+            #expect(!footer.contains("exch") && !footer.contains("Tab"), "only keys that work:\n\(footer)")
+            tmux.send("j")
+            #expect(await tmux.waitFor("[2-"), "j scrolls the list at once:\n\(tmux.screen)")
+            tmux.send("q")
+            #expect(await tmux.waitFor("[exited 0]"))
+        }
+    }
+
     @Test func underANonUTF8LocaleEveryByteOnScreenIsASCII() async throws {
         // tmux is driven with blocking calls: on a computing thread, not the pool (see TestThreads).
         try await TestThreads.compute {

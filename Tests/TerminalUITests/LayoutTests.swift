@@ -221,3 +221,143 @@ func mainColumn(_ grid: ScreenGrid) -> [String] {
         #expect(text.contains("| session default |"))
     }
 }
+
+/// What a reviewer found cut or covered in tmux, one test per defect, on the pure renderer.
+@Suite struct FitByDesignTests {
+    static let tourBanner =
+        "Tour: quirk tour. The local emulator is set up so that the quickstart's quirks happen on purpose: a rejected user, an account that already exists, an expired token, a payout below the minimum. Each time, the walkthrough says what the tour arranged, then shows how an integration gets past it."
+
+    /// A step whose last exchange is a GET of a user by its UUID, with a body long enough to scroll.
+    func longExchangeScreen(method: String = "GET", path: String = "/v1/users/e58bc84e-5040-4e2f-b860-69221b3f0ad1") -> WalkthroughScreen {
+        var state = pollingScreen()
+        let body = "{" + (1...60).map { "\"field_\($0)\": \"value \($0)\"" }.joined(separator: ", ") + "}"
+        state.stepExchanges.append(exchange(5, method, path, request: "other", status: 201, body: body))
+        state.exchange = state.stepExchanges.last
+        state.responseBody = PrettyBody(text: body)
+        return state
+    }
+
+    @Test func theExchangeTitleKeepsItsStatusAndTimeWholeAndShortensThePath() throws {
+        for (width, height) in [(120, 35), (80, 24)] {
+            for (method, path) in [
+                ("GET", "/v1/users/e58bc84e-5040-4e2f-b860-69221b3f0ad1"),
+                ("POST", "/v1/virtual-accounts/1aa662c6-081b-489b-bf6e-3d2a1f0c9b7e/deposits"),
+            ] {
+                let grid = render(longExchangeScreen(method: method, path: path), width: width, height: height)
+                let title = try #require(grid.lines.first { $0.contains("Last exchange") }, "\(grid.text)")
+                #expect(title.contains("→ 201 Created · 12 ms"), "status and time whole at \(width):\n\(title)")
+                #expect(title.contains("[3/3]: \(method) "), "\(title)")
+                #expect(title.hasSuffix("─") || title.hasSuffix("12 ms"), "nothing cut at the edge:\n\(title)")
+                if path.hasPrefix("/v1/users/") { #expect(title.contains("/users/e58bc84e… → 201 Created"), "\(title)") }
+            }
+        }
+        // A short answer leaves room for the path from its start, the id abbreviated.
+        var state = longExchangeScreen()
+        state.exchange?.status = 200
+        let title = try #require(render(state, width: 120, height: 35).lines.first { $0.contains("Last exchange") })
+        #expect(title.contains("GET /sandbox/v1/users/e58bc84e… → 200 OK · 12 ms"), "\(title)")
+    }
+
+    @Test func theScrollPositionSitsInThePanesTitleRuleNotOverItsText() throws {
+        for (width, height) in [(120, 35), (80, 24)] {
+            let grid = render(longExchangeScreen(), width: width, height: height)
+            let marked = grid.lines.enumerated().filter { $0.element.contains(/\[\d+-\d+\/\d+\]/) }
+            #expect(!marked.isEmpty, "the exchange scrolls:\n\(grid.text)")
+            for (_, line) in marked {
+                let main = line.split(separator: "│", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+                // In a title rule, rule on both sides; or alone on a row kept for it.
+                let inRule = main.hasPrefix("── ") && main.contains(/─ \[\d+-\d+\/\d+\] ─$/)
+                let alone = main.wholeMatch(of: /\[\d+-\d+\/\d+\]/) != nil
+                #expect(inRule || alone, "a mark over text:\n\(line)\n\(grid.text)")
+            }
+        }
+    }
+
+    @Test func aLongMessageWrapsWholeAboveTheFooterWhichKeepsItsKeys() {
+        for (width, height) in [(120, 35), (80, 24)] {
+            var state = screen()
+            state.flash = Self.tourBanner
+            let grid = render(state, width: width, height: height)
+            let footer = grid.lines[height - 1]
+            #expect(footer.contains("Enter send") && footer.contains("? help") && footer.contains("q quit"), "\(footer)")
+            let joined = grid.lines.suffix(8).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+            #expect(joined.contains(Self.tourBanner), "the whole message at \(width)×\(height):\n\(grid.text)")
+            var notice = screen()
+            notice.flash = "As the Kira operator on the local emulator: verify_user 52c68729-f06c-4d2b-9a7e-0c1d2e3f4a5b"
+            let noticed = render(notice, width: width, height: height)
+            #expect(noticed.lines[height - 1].contains("q quit"), "\(noticed.text)")
+            #expect(noticed.text.contains("52c68729-f06c-4d2b-9a7e-0c1d2e3f4a5b"))
+        }
+    }
+
+    @Test func theHeaderKeepsATokenIndicatorDuringTheTourAt80Columns() {
+        var state = screen()
+        state.flowTitle = "Kira sandbox quickstart · quirk tour"
+        state.sessionName = "tour"
+        let header = render(state, width: 80, height: 24).lines[0]
+        #expect(header.contains("tok 50:00"), "\(header)")
+        #expect(header.contains("Kira sandbox quickstart · quirk tour"))
+        state.tokenExpiresAt = nil
+        #expect(render(state, width: 80, height: 24).lines[0].contains("no tok"))
+    }
+
+    @Test func theLessonCardClearsItsRowsAndNoSpinnerCountsUnderIt() {
+        var state = longExchangeScreen()
+        state.previewSent = true
+        state.mode = .sending(since: epoch.addingTimeInterval(-2))
+        state.lesson = WalkthroughScreen.Lesson(
+            quirkID: "Q-SETTLEMENT-FALSE", summary: "settlement_triggered false is normal", explanation: "It settles later.",
+            field: "settlement_triggered", value: "false")
+        for (width, height) in [(120, 35), (80, 24)] {
+            let grid = render(state, width: width, height: height)
+            #expect(!grid.text.contains("Working…") && !grid.text.contains("working…") && !grid.text.contains("sending…"), "\(grid.text)")
+            let rows = grid.lines.indices.filter {
+                grid.lines[$0].contains("Lesson · ") || grid.lines[$0].contains("Press Enter to go on.")
+            }
+            let first = rows.min() ?? 0
+            let last = rows.max() ?? 0
+            let boxWidth = min(width - 2, 84)
+            let left = (width - boxWidth) / 2
+            for row in (first - 1)...(last + 1) {
+                for column in 0..<width where column < left || column >= left + boxWidth {
+                    #expect(grid[row, column].text == " ", "background at \(row),\(column):\n\(grid.text)")
+                }
+            }
+        }
+    }
+
+    func completeScreen(entries: Int) -> WalkthroughScreen {
+        var state = pollingScreen()
+        state.cursor = 6
+        state.steps = zip(titles, Array(repeating: StepState.succeeded, count: 7)).map { ($0, $1) }
+        state.mode = .complete
+        state.focus = .response
+        state.quirksMet = QuirksMet(
+            entries: (1...entries).map {
+                .init(
+                    id: "Q-NUMBER-\($0)", summary: "the quirk number \($0), whose summary is long enough to wrap at 80 columns somewhere",
+                    blocked: $0 % 3 == 0)
+            }, total: 20)
+        return state
+    }
+
+    @Test func theLastScreensListScrollsUnderAMoreMarkAndTheFooterOffersOnlyKeysThatWork() throws {
+        let state = completeScreen(entries: 12)
+        #expect(state.exchangeEntries.count > 1, "the step had exchanges to browse")
+        let grid = render(state, width: 80, height: 24)
+        let column = mainColumn(grid)
+        #expect(column.contains { $0.hasPrefix("↓ more:") }, "\(grid.text)")
+        let title = try #require(column.first { $0.contains("What you met: 12 of 20 quirks of this flow") }, "\(grid.text)")
+        #expect(title.hasPrefix("── ") && title.contains(/\[1-\d+\/\d+\]/), "\(title)")
+        let footer = grid.lines[23]
+        #expect(footer.contains("j/k scroll") && footer.contains("q quit"), "\(footer)")
+        #expect(!footer.contains("[ ]") && !footer.contains("Tab") && !footer.contains("h h"), "only keys that work: \(footer)")
+        // Scrolled to its end: the last entry, the closing sentence, and how much is above.
+        var scrolled = state
+        scrolled.scroll[.response] = 1000
+        let end = mainColumn(render(scrolled, width: 80, height: 24))
+        #expect(end.contains { $0.hasPrefix("↑") && $0.contains("lines above") }, "\(end)")
+        #expect(end.contains { $0.contains("All steps are done.") })
+        #expect(end.contains("• Q-NUMBER-12"))
+    }
+}

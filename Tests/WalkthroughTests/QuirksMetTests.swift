@@ -21,6 +21,16 @@ import Testing
         #expect(Set(ids).isSubset(of: flow.api.quirkIDs), "every id is in the catalogue")
     }
 
+    /// A tour renews the token on purpose; a run may renew it too. Both count against the same
+    /// total: the renewal's quirk is one of the flow's.
+    @Test func theTokenRenewalsQuirkIsOneOfTheFlows() throws {
+        let flow = try quickstart()
+        let renewal = try #require(flow.api.ruleQuirks.tokenRenewal)
+        #expect(flow.raisableQuirkIDs.contains(renewal))
+        let met = QuirksMet(events: [event(.note, renewal)], flow: flow)
+        #expect(met.total == Set(flow.raisableQuirkIDs).count, "a renewal met adds nothing to the total")
+    }
+
     @Test func blockingAndNoteQuirksAreListedOnceFirstMetFirstWithTheCatalogueSummary() throws {
         let flow = try quickstart()
         let events = [

@@ -35,9 +35,14 @@ actor RecordingPresenter: WalkthroughPresenter {
 
     func stepStarted(index: Int, of total: Int, step: FlowStep, state: StepState) async {}
     func stepFinished(index: Int, state: StepState) async {}
-    func sessionChanged(_ session: Session, tokenExpiresAt: Date?) async {}
+    /// The token's expiry as the last `sessionChanged` gave it.
+    var tokenExpiresAt: Date?
+    /// For each preview, whether a token expiry was known when it was shown.
+    var tokenKnownAtPreview: [Bool] = []
+    func sessionChanged(_ session: Session, tokenExpiresAt: Date?) async { self.tokenExpiresAt = tokenExpiresAt }
     func requestPreview(_ preview: RequestPreview) async {
         previews.append("\(preview.method) \(preview.url)")
+        tokenKnownAtPreview.append(tokenExpiresAt != nil)
         if let key = hooks.keys.first(where: { preview.url.hasSuffix($0) }) {
             pendingHook = hooks.removeValue(forKey: key)
         }

@@ -128,9 +128,11 @@ public final class TerminalWalkthrough: WalkthroughPresenter {
     }
 
     var isAnimated: Bool {
+        // A lesson card waits for Enter: nothing under it counts.
+        if screen.lesson != nil { return false }
         switch screen.mode {
-        case .sending, .waiting, .starting: true
-        default: false
+        case .sending, .waiting, .starting: return true
+        default: return false
         }
     }
 
@@ -147,6 +149,8 @@ public final class TerminalWalkthrough: WalkthroughPresenter {
         switch result {
         case .completed:
             screen.mode = .complete
+            // The list of quirks met is the one pane left: it has the focus, j/k scroll it at once.
+            screen.focus = .response
             screen.scroll[.response] = 0
             screen.quirksMet = QuirksMet(
                 events: sessionEvents, summaries: { [configuration] in configuration.quirkSummaries[$0] },
@@ -280,6 +284,7 @@ public final class TerminalWalkthrough: WalkthroughPresenter {
     }
 
     func cycleFocus(by step: Int) {
+        if case .complete = screen.mode { return }
         let panes = WalkthroughScreen.Pane.allCases
         let index = panes.firstIndex(of: screen.focus) ?? 0
         screen.focus = panes[(index + step + panes.count) % panes.count]
@@ -294,6 +299,7 @@ public final class TerminalWalkthrough: WalkthroughPresenter {
     /// Moves through the step's exchanges (folded polls count as one); past the last, follows
     /// the newest again.
     func browse(by step: Int) {
+        if case .complete = screen.mode { return }
         let entries = screen.exchangeEntries
         guard entries.count > 1 else {
             screen.flash = entries.isEmpty ? "No exchange in this step yet" : "This step has one exchange so far"

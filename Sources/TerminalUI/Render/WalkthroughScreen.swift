@@ -129,6 +129,10 @@ public struct WalkthroughScreen: Sendable {
         if lesson != nil {
             return [FooterKey("Enter", "go on", "go on"), FooterKey("?", "help", "help"), FooterKey("q", "quit", "quit")]
         }
+        if case .complete = mode {
+            // The list of quirks met is the only pane left: no exchanges, no focus, no headers.
+            return [FooterKey("j/k", "scroll", "scroll"), FooterKey("?", "help", "help"), FooterKey("q", "quit", "quit")]
+        }
         switch mode {
         case .confirm:
             keys += [
@@ -300,10 +304,14 @@ public struct WalkthroughRenderer: Sendable {
         var grid = ScreenGrid(width: width, height: height)
         if width >= Self.minimumWidth, height >= Self.minimumHeight {
             renderHeader(screen, &grid)
+            // A message takes whole rows above the footer, wrapped whole; the footer keeps its keys.
+            let message = messageLines(screen, width: width, height: height)
+            let bottom = height - 2 - message.count
             let listWidth = stepListWidth(screen, width: width)
-            renderSteps(screen, &grid, width: listWidth)
-            for row in 1..<(height - 1) { grid.put(separator, row: row, column: listWidth, style: style(TextStyle(dim: true))) }
-            renderMain(screen, &grid, left: listWidth + 2, width: width - listWidth - 3)
+            renderSteps(screen, &grid, width: listWidth, bottom: bottom)
+            for row in 1...bottom { grid.put(separator, row: row, column: listWidth, style: style(TextStyle(dim: true))) }
+            renderMain(screen, &grid, left: listWidth + 2, width: width - listWidth - 3, bottom: bottom)
+            renderMessage(message, &grid, top: bottom + 1)
             renderFooter(screen, &grid)
             if let lesson = screen.lesson { renderLesson(lesson, &grid) }
             if screen.showHelp { renderHelp(&grid) }
@@ -342,28 +350,30 @@ public struct WalkthroughRenderer: Sendable {
             let clock = "\(left / 60):\(String(format: "%02d", left % 60))"
             token = ["token \(clock)", "tok \(clock)"]
         } else {
-            token = ["no token yet", "no token"]
+            token = ["no token yet", "no token", "no tok"]
         }
         return [[" \(screen.flowTitle) "], ["session \(screen.sessionName)", screen.sessionName], target, version, token]
     }
 
-    /// The header: every part whole, shortened (then dropped from the right) to fit the width.
+    /// The header: every part whole, shortened (then dropped whole) to fit the width. The token's
+    /// countdown goes last: its lifetime is a lesson of its own (a token expires mid-way).
     func renderHeader(_ screen: WalkthroughScreen, _ grid: inout ScreenGrid) {
         let parts = headerParts(screen)
         var level = parts.map { _ in 0 }
-        var count = parts.count
+        var shown = Array(parts.indices)
         func width() -> Int {
-            (0..<count).reduce(0) { $0 + DisplayWidth.of(parts[$1][level[$1]]) } + max(0, count - 1) * 3
+            shown.reduce(0) { $0 + DisplayWidth.of(parts[$1][level[$1]]) } + max(0, shown.count - 1) * 3
         }
-        // Shorten the session, the version, the token, the target, in that order; then drop parts.
+        // Shorten the session, the version, the token, the target, in that order; then drop the
+        // session, the version, the target, the token.
         for index in [1, 3, 4, 2] {
             while width() > grid.width, level[index] < parts[index].count - 1 { level[index] += 1 }
         }
-        while width() > grid.width, count > 1 { count -= 1 }
+        for index in [1, 3, 2, 4] where width() > grid.width { shown.removeAll { $0 == index } }
         let bar = style(TextStyle(reverse: true))
         grid.fill(row: 0, column: 0, width: grid.width, style: bar)
         var x = 0
-        for index in 0..<count {
+        for index in shown {
             let text = parts[index][level[index]]
             if index > 0 { x = grid.put(" \(separator) ", row: 0, column: x, style: bar) }
             let partStyle: TextStyle =
@@ -379,20 +389,6 @@ public struct WalkthroughRenderer: Sendable {
     func renderFooter(_ screen: WalkthroughScreen, _ grid: inout ScreenGrid) {
         let row = grid.height - 1
         grid.fill(row: row, column: 0, width: grid.width, style: style(TextStyle(reverse: true)))
-        if let flash = screen.flash {
-            var lines = wrap(flash, width: grid.width - 2)
-            if lines.count > 1 {
-                // Two rows for a long message; the path it names stays whole.
-                grid.fill(row: row - 1, column: 0, width: grid.width, style: style(TextStyle(reverse: true)))
-                lines = Array(lines.prefix(2))
-                for (offset, line) in lines.enumerated() {
-                    grid.put(line, row: row - 1 + offset, column: 1, style: style(TextStyle(color: .yellow, bold: true, reverse: true)))
-                }
-            } else {
-                grid.put(flash, row: row, column: 1, style: style(TextStyle(color: .yellow, bold: true, reverse: true)))
-            }
-            return
-        }
         var keys = screen.footerEntries
         let available = grid.width - 2
         func width(_ keys: [FooterKey], short: Bool, gap: Int) -> Int {
@@ -412,6 +408,32 @@ public struct WalkthroughRenderer: Sendable {
         }
     }
 
+    /// The message of the moment (`flash`: a notice, the tour's banner, an operator action, a
+    /// copied path), wrapped whole for the rows above the footer: at most a quarter of the
+    /// screen. Longer, its last row ends at a whole word with a "more" mark.
+    func messageLines(_ screen: WalkthroughScreen, width: Int, height: Int) -> [String] {
+        guard let flash = screen.flash, !flash.isEmpty else { return [] }
+        let lines = wrap(flash, width: width - 2)
+        let room = max(1, (height - 2) / 4)
+        guard lines.count > room else { return lines }
+        let mark = " \(glyphs.isASCII ? "v" : "↓") more: any key"
+        var last = ""
+        for word in lines[room - 1].split(separator: " ") {
+            let candidate = last.isEmpty ? String(word) : last + " " + word
+            if DisplayWidth.of(candidate + mark) > width - 2 { break }
+            last = candidate
+        }
+        return Array(lines.prefix(room - 1)) + [last + mark]
+    }
+
+    /// The message rows, a band just above the footer.
+    func renderMessage(_ lines: [String], _ grid: inout ScreenGrid, top: Int) {
+        for (offset, line) in lines.enumerated() {
+            grid.fill(row: top + offset, column: 0, width: grid.width, style: style(TextStyle(reverse: true)))
+            grid.put(line, row: top + offset, column: 1, style: style(TextStyle(color: .yellow, bold: true, reverse: true)))
+        }
+    }
+
     // MARK: Step list
 
     /// Whole titles from 100 columns (wrapped to a second line when one is long); glyphs and
@@ -422,7 +444,7 @@ public struct WalkthroughRenderer: Sendable {
         return min(max(longest + 2, 20), width >= 120 ? width * 2 / 5 : width * 3 / 10)
     }
 
-    func renderSteps(_ screen: WalkthroughScreen, _ grid: inout ScreenGrid, width: Int) {
+    func renderSteps(_ screen: WalkthroughScreen, _ grid: inout ScreenGrid, width: Int, bottom: Int) {
         let compact = width < 12
         grid.put(compact ? "#" : "Steps", row: 2, column: 1, style: style(TextStyle(bold: true, underline: screen.focus == .steps)))
         // Each step: its lines (a long title wraps), then a blank line while there is room.
@@ -440,7 +462,7 @@ public struct WalkthroughRenderer: Sendable {
                     })
             }
         }
-        let available = grid.height - 2 - 4
+        let available = bottom - 4
         let spaced = blocks.reduce(0) { $0 + $1.count + 1 } <= available + 1
         var row = 4
         for (index, lines) in blocks.enumerated() {
@@ -453,7 +475,7 @@ public struct WalkthroughRenderer: Sendable {
                 case .failed: .red
                 default: current ? .cyan : nil
                 }
-            for line in lines where row < grid.height - 1 {
+            for line in lines where row <= bottom {
                 grid.put(line, row: row, column: 1, style: style(TextStyle(color: color, bold: current, dim: step.state == .skipped)))
                 row += 1
             }
@@ -464,9 +486,8 @@ public struct WalkthroughRenderer: Sendable {
     // MARK: Main area
 
     /// The current step: title, explanation, the last exchange, the next request, and the panel.
-    func renderMain(_ screen: WalkthroughScreen, _ grid: inout ScreenGrid, left: Int, width: Int) {
+    func renderMain(_ screen: WalkthroughScreen, _ grid: inout ScreenGrid, left: Int, width: Int, bottom: Int) {
         var row = 2
-        let bottom = grid.height - 2
         let title =
             screen.cursor < screen.steps.count
             ? "Step \(screen.cursor + 1) of \(screen.steps.count) \(dot) \(screen.steps[screen.cursor].title)" : "Walkthrough"
@@ -543,49 +564,91 @@ public struct WalkthroughRenderer: Sendable {
         return top + height
     }
 
-    /// The last screen: done, and the quirks met with their summaries.
+    /// The last screen: done, then the quirks met with their summaries under a title rule that
+    /// holds the scroll position (focused: j/k scroll it), and a "more" mark when the list goes on
+    /// below the screen or has scrolled past its top.
     func renderComplete(_ screen: WalkthroughScreen, _ grid: inout ScreenGrid, top: Int, left: Int, width: Int, bottom: Int) {
-        var lines: [(String, TextStyle)] = [
-            ("", .plain), ("\(glyphs.succeeded[0]) Walkthrough complete", TextStyle(color: .green, bold: true)), ("", .plain),
-        ]
+        var row = top + 1
+        grid.put("\(glyphs.succeeded[0]) Walkthrough complete", row: row, column: left, style: style(TextStyle(color: .green, bold: true)))
+        row += 2
+        var lines: [(String, TextStyle)] = []
         if let met = screen.quirksMet {
-            lines.append(("What you met: \(met.countLine)", TextStyle(bold: true)))
             for entry in met.entries {
                 let text = "\(entry.summary ?? "")\(entry.blocked ? " (stopped a step)" : "")"
-                let wrapped = wrap(text, width: max(10, width - 4))
                 lines.append(("\(glyphs.bullet[0]) \(entry.id)", TextStyle(color: entry.blocked ? .yellow : .blue, bold: true)))
-                for line in wrapped { lines.append(("    " + line, .plain)) }
+                for line in wrap(text, width: max(10, width - 4)) { lines.append(("    " + line, .plain)) }
             }
             lines.append(("", .plain))
         }
         for line in wrap("All steps are done. q quits; `kira-walkthrough status` shows what was kept.", width: width) {
             lines.append((line, .plain))
         }
-        let height = bottom - top + 1
-        let offset = min(max(0, screen.scroll[.response] ?? 0), max(0, lines.count - height))
-        for index in offset..<min(lines.count, offset + height) {
-            grid.put(lines[index].0, row: top + index - offset, column: left, style: style(lines[index].1))
+        let title = screen.quirksMet.map { "What you met: \($0.countLine)" }
+        let height = bottom - row + 1 - (title == nil ? 0 : 1)
+        let fits = lines.count <= height
+        // One row for the mark when the list does not fit.
+        let room = fits ? height : max(1, height - 1)
+        let offset = min(max(0, screen.scroll[.response] ?? 0), max(0, lines.count - room))
+        if let title {
+            sectionTitle(
+                title, focused: true,
+                mark: fits ? nil : Self.position(first: offset + 1, last: min(lines.count, offset + room), total: lines.count), &grid,
+                row: row, left: left, width: width)
+            row += 1
         }
-        if lines.count > height {
-            renderPosition(
-                first: offset + 1, last: min(lines.count, offset + height), total: lines.count, &grid, row: top, left: left, width: width)
+        for index in offset..<min(lines.count, offset + room) {
+            grid.put(lines[index].0, row: row + index - offset, column: left, style: style(lines[index].1))
+        }
+        guard !fits else { return }
+        let below = lines.count - offset - room
+        let mark =
+            below > 0
+            ? "\(glyphs.isASCII ? "v" : "↓") more: \(below) of \(lines.count) lines below (j)"
+            : "\(glyphs.isASCII ? "^" : "↑") \(offset) lines above (k)"
+        grid.put(mark, row: row + room, column: left, style: style(TextStyle(color: .yellow, bold: true)))
+    }
+
+    /// A pane's title rule: `── TITLE ──────── [1-20/63] ─`. The scroll position `mark` sits in
+    /// the rule, its columns reserved, so it never covers the title or the pane's text.
+    func sectionTitle(_ text: String, focused: Bool, mark: String? = nil, _ grid: inout ScreenGrid, row: Int, left: Int, width: Int) {
+        let rule = glyphs.rule[0]
+        let markWidth = mark.map { DisplayWidth.of($0) + 3 } ?? 0
+        let label = "\(rule)\(rule) \(text) "
+        let end = grid.put(
+            label, row: row, column: left, style: style(TextStyle(bold: true, underline: focused)), limit: max(0, width - markWidth))
+        let rest = max(0, width - (end - left))
+        grid.put(String(repeating: rule, count: rest), row: row, column: end, style: style(TextStyle(dim: true)))
+        if let mark, width - markWidth >= end - left {
+            grid.put(" \(mark) ", row: row, column: left + width - markWidth, style: style(TextStyle(dim: true)))
         }
     }
 
-    func sectionTitle(_ text: String, focused: Bool, _ grid: inout ScreenGrid, row: Int, left: Int, width: Int) {
-        let rule = glyphs.rule[0]
-        let label = "\(rule)\(rule) \(text) "
-        let end = grid.put(label, row: row, column: left, style: style(TextStyle(bold: true, underline: focused)), limit: width)
-        let rest = max(0, width - (end - left))
-        grid.put(String(repeating: rule, count: rest), row: row, column: end, style: style(TextStyle(dim: true)))
+    /// `[first-last/total]`, the lines of a pane on screen.
+    static func position(first: Int, last: Int, total: Int) -> String { "[\(first)-\(last)/\(total)]" }
+
+    /// The forms a path takes in a title, longest first: whole; each segment that looks like an
+    /// id (long, with digits) abbreviated to its first 8 characters and `…`; then its leading
+    /// segments replaced by `…`, down to the last one.
+    func pathForms(_ path: String) -> [String] {
+        let ellipsis = glyphs.isASCII ? "~" : "…"
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false).map { segment -> String in
+            segment.count > 12 && segment.contains(where: \.isNumber) ? String(segment.prefix(8)) + ellipsis : String(segment)
+        }
+        var forms = [path, segments.joined(separator: "/")]
+        var keep = segments.count - 2
+        while keep >= 1 {
+            forms.append(ellipsis + "/" + segments.suffix(keep).joined(separator: "/"))
+            keep -= 1
+        }
+        return forms
     }
 
     /// The next request: what Enter sends.
     func renderRequest(_ screen: WalkthroughScreen, _ grid: inout ScreenGrid, top: Int, left: Int, width: Int, height: Int) -> Int {
-        sectionTitle("Request it will send next", focused: screen.focus == .request, &grid, row: top, left: left, width: width)
         guard let preview = screen.preview, screen.hasNextRequest else {
+            sectionTitle("Request it will send next", focused: screen.focus == .request, &grid, row: top, left: left, width: width)
             let text: String
-            if case .sending(let since) = screen.mode {
+            if case .sending(let since) = screen.mode, screen.lesson == nil {
                 let elapsed = now.timeIntervalSince(since)
                 text = "\(glyphs.spinner[Int(elapsed * 10) % glyphs.spinner.count]) working… \(String(format: "%.1f", elapsed)) s"
             } else {
@@ -595,9 +658,14 @@ public struct WalkthroughRenderer: Sendable {
             return top + height
         }
         var lines: [[(String, TextStyle)]] = []
-        lines.append([(preview.method + " ", style(TextStyle(color: .magenta, bold: true))), (preview.url, .plain)])
+        for (offset, part) in wrap(preview.url, width: width - DisplayWidth.of(preview.method) - 1).enumerated() {
+            lines.append(
+                offset == 0
+                    ? [(preview.method + " ", style(TextStyle(color: .magenta, bold: true))), (part, .plain)]
+                    : [(String(repeating: " ", count: DisplayWidth.of(preview.method) + 1) + part, .plain)])
+        }
         if let label = preview.label { lines.append([("# " + label, style(TextStyle(dim: true)))]) }
-        if case .sending(let since) = screen.mode {
+        if case .sending(let since) = screen.mode, screen.lesson == nil {
             let elapsed = now.timeIntervalSince(since)
             lines.append([
                 (
@@ -614,6 +682,10 @@ public struct WalkthroughRenderer: Sendable {
         let body = screen.previewBody
         let total = headerCount + (body?.lines.count ?? 0)
         let offset = min(max(0, screen.scroll[.request] ?? 0), max(0, total - (height - 1)))
+        sectionTitle(
+            "Request it will send next", focused: screen.focus == .request,
+            mark: total > height - 1 ? Self.position(first: offset + 1, last: min(total, offset + height - 1), total: total) : nil,
+            &grid, row: top, left: left, width: width)
         for index in offset..<min(total, offset + height - 1) {
             let row = top + 1 + index - offset
             if index < headerCount {
@@ -626,10 +698,6 @@ public struct WalkthroughRenderer: Sendable {
                     PrettyBody.spans(of: Substring(line), colored: body.isJSON).map { ($0.0, style($0.1)) }, &grid, row: row, left: left,
                     width: width)
             }
-        }
-        if total > height - 1 {
-            renderPosition(
-                first: offset + 1, last: min(total, offset + height - 1), total: total, &grid, row: top, left: left, width: width)
         }
         return top + height
     }
@@ -649,9 +717,8 @@ public struct WalkthroughRenderer: Sendable {
         let status = exchange.status.map { "\($0) \(HTTPReason.text($0))" } ?? "no response"
         let which = screen.browsedEntry == nil || index == entries.count - 1 ? "Last exchange" : "Exchange"
         let position = entries.count > 1 ? " [\(index + 1)/\(entries.count)]" : ""
-        let title =
-            "\(which)\(position): \(exchange.method) \(Self.path(of: exchange.url)) \(arrow) \(status) \(dot) \(String(format: "%.0f ms", exchange.durationMilliseconds))"
-        sectionTitle(title, focused: screen.focus == .response, &grid, row: top, left: left, width: width)
+        let head = "\(which)\(position): \(exchange.method)"
+        let tail = "\(arrow) \(status) \(dot) \(String(format: "%.0f ms", exchange.durationMilliseconds))"
         var lines: [[(String, TextStyle)]] = []
         if entries.indices.contains(index),
             let fold = entries[index].foldLine(times: glyphs.isASCII ? "x" : "×", arrow: glyphs.isASCII ? "->" : "→")
@@ -659,11 +726,16 @@ public struct WalkthroughRenderer: Sendable {
             lines.append([(fold, style(TextStyle(color: .cyan, bold: true)))])
         }
         if let note = exchange.note { lines.append([("(\(note))", style(TextStyle(dim: true)))]) }
-        lines.append([
-            ("\(glyphs.isASCII ? ">" : "→") ", style(TextStyle(dim: true))),
-            (exchange.method + " ", style(TextStyle(color: .magenta, bold: true))),
-            (exchange.url, .plain),
-        ])
+        // The URL whole, over as many rows as it needs.
+        for (offset, part) in wrap(exchange.url, width: width - DisplayWidth.of(exchange.method) - 3).enumerated() {
+            lines.append(
+                offset == 0
+                    ? [
+                        ("\(glyphs.isASCII ? ">" : "→") ", style(TextStyle(dim: true))),
+                        (exchange.method + " ", style(TextStyle(color: .magenta, bold: true))), (part, .plain),
+                    ]
+                    : [(String(repeating: " ", count: DisplayWidth.of(exchange.method) + 3) + part, .plain)])
+        }
         if screen.showResponseHeaders {
             for header in exchange.requestHeaders where header.count == 2 {
                 lines.append([("  " + header[0] + ": ", style(TextStyle(color: .cyan))), (header[1], .plain)])
@@ -697,8 +769,26 @@ public struct WalkthroughRenderer: Sendable {
         let body = screen.responseBody
         let trailer = trailerLines(screen, width: width)
         let total = headerCount + (body?.lines.count ?? 0) + trailer.count
-        let offset = min(max(0, screen.scroll[.response] ?? 0), max(0, total - (height - 1)))
-        for index in offset..<min(total, offset + height - 1) {
+        // The title keeps the status and the time whole; the path shortens (ids abbreviated, then
+        // its leading segments), or leaves the title to the URL line just below. The scroll
+        // position goes in the title's rule when the path fits beside it with ids abbreviated at
+        // most (any form in a pane of few rows), else on the pane's last row, kept for it.
+        let fixed = 4 + DisplayWidth.of(head) + DisplayWidth.of(tail) + 2
+        let forms = pathForms(Self.path(of: exchange.url))
+        let scrolls = total > height - 1
+        let markWidth = scrolls ? DisplayWidth.of(Self.position(first: total, last: total, total: total)) + 3 : 0
+        var path = forms.prefix(height < 6 ? forms.count : 2).first { fixed + DisplayWidth.of($0) + markWidth <= width }
+        let markInRule = !scrolls || path != nil || forms.allSatisfy { fixed + DisplayWidth.of($0) > width }
+        if path == nil { path = forms.first { fixed + DisplayWidth.of($0) + (markInRule ? markWidth : 0) <= width } }
+        let rows = scrolls && !markInRule ? height - 2 : height - 1
+        let offset = min(max(0, screen.scroll[.response] ?? 0), max(0, total - rows))
+        let mark = scrolls ? Self.position(first: offset + 1, last: min(total, offset + rows), total: total) : nil
+        let title = path.map { "\(head) \($0) \(tail)" } ?? "\(head) \(tail)"
+        sectionTitle(title, focused: screen.focus == .response, mark: markInRule ? mark : nil, &grid, row: top, left: left, width: width)
+        if let mark, !markInRule {
+            grid.put(mark, row: top + height - 1, column: left + width - DisplayWidth.of(mark) - 2, style: style(TextStyle(dim: true)))
+        }
+        for index in offset..<min(total, offset + rows) {
             let row = top + 1 + index - offset
             if index < headerCount {
                 drawSpans(lines[index], &grid, row: row, left: left, width: width)
@@ -711,18 +801,7 @@ public struct WalkthroughRenderer: Sendable {
                 drawSpans([(line.0, style(line.1))], &grid, row: row, left: left, width: width)
             }
         }
-        if total > height - 1 {
-            renderPosition(
-                first: offset + 1, last: min(total, offset + height - 1), total: total, &grid, row: top + height - 1, left: left,
-                width: width)
-        }
         return top + height
-    }
-
-    /// `[first-last/total]` at the right end of a row, whole whatever its length.
-    func renderPosition(first: Int, last: Int, total: Int, _ grid: inout ScreenGrid, row: Int, left: Int, width: Int) {
-        let label = "[\(first)-\(last)/\(total)]"
-        grid.put(label, row: row, column: max(left, left + width - DisplayWidth.of(label) - 2), style: style(TextStyle(dim: true)))
     }
 
     /// Captures and notes, shown after the response body.
@@ -766,6 +845,8 @@ public struct WalkthroughRenderer: Sendable {
             add("\(glyphs.spinner[Int(now.timeIntervalSince1970 * 10) % glyphs.spinner.count]) \(message)", TextStyle(color: .cyan))
         case .confirm:
             add("Press Enter to send this request.", TextStyle(color: .cyan, bold: true))
+        case .sending where screen.lesson != nil:
+            add("Paused on the lesson above: Enter goes on.", TextStyle(color: .cyan))
         case .sending(let since):
             add(
                 "\(glyphs.spinner[Int(now.timeIntervalSince(since) * 10) % glyphs.spinner.count]) Working… \(String(format: "%.1f", now.timeIntervalSince(since))) s",
@@ -846,6 +927,8 @@ public struct WalkthroughRenderer: Sendable {
         let left = max(0, (grid.width - boxWidth) / 2)
         let top = max(1, (grid.height - height) / 2)
         for row in top..<(top + height) {
+            // The whole row: no background text beside the card.
+            grid.put(String(repeating: " ", count: grid.width), row: row, column: 0, style: .plain)
             grid.put(String(repeating: " ", count: boxWidth), row: row, column: left, style: style(TextStyle(reverse: true)))
         }
         for (index, line) in lines.prefix(height - 2).enumerated() {

@@ -2,7 +2,10 @@ import Foundation
 
 extension Flow {
     /// Every distinct quirk id the flow can raise: its requests' quirk rules, the quirks its waits
-    /// and webhook waits name, in the order the flow first names them.
+    /// and webhook waits name, in the order the flow first names them, then the quirk its API
+    /// description names for a token renewal (`requests.explained_by.token_renewal`): any run can
+    /// renew its token (a tour only makes it happen on purpose), so a run and a tour of the same
+    /// flow count against the same total.
     public var raisableQuirkIDs: [String] {
         var ids: [String] = []
         func add(_ id: String?) {
@@ -15,6 +18,7 @@ extension Flow {
                 add(request.webhook?.quirk)
             }
         }
+        if !steps.isEmpty { add(api.ruleQuirks.tokenRenewal) }
         return ids
     }
 }
