@@ -165,7 +165,15 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
-            swiftSettings: upcoming
+            swiftSettings: upcoming,
+            // The release binary is linked by lld, not position-independent, exporting no symbol:
+            // gold's 134,000 relative relocations (3 MB read at every start, and the data they
+            // dirty) and 42,000 exported symbols were 4 MB of the terminal interface's resident
+            // memory (docs/benchmarks.md, "Peak memory of the TUI"). Packed relocations
+            // (`-z pack-relative-relocs`) would do as well but need glibc 2.36; this keeps 2.35.
+            linkerSettings: [
+                .unsafeFlags(["-use-ld=lld", "-Xlinker", "--no-export-dynamic", "-Xclang-linker", "-no-pie"], .when(platforms: [.linux], configuration: .release))
+            ]
         ),
         /// `bench/run`'s in-process figures (rendering a large response, saving a session); not a test.
         .executableTarget(
