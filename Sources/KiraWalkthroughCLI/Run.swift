@@ -218,7 +218,10 @@ struct TargetSetup: Sendable {
                 virtualAccountReadyAfter: .seconds(vaReadyAfter), stateFile: store.emulatorStatePath(for: session)
             )
             do {
-                let state = try SandboxState(configuration: configuration)
+                // On the tour the emulator's clock stands still but for the tour's own moves and
+                // the walkthrough's waits (clockFollowsWaits below): every quirk happens at the
+                // same point of the flow however fast the machine is.
+                let state = try SandboxState(configuration: configuration, clock: scenario == nil ? .system : .fixed(at: Date()))
                 embedded = try await SandboxServer(state: state, host: "127.0.0.1", port: 0).start()
             } catch {
                 return .failed("Cannot start the embedded emulator: \(error)")
@@ -241,6 +244,7 @@ struct TargetSetup: Sendable {
         )
         run.webhookListen = webhookListen
         run.scenario = scenario
+        run.clockFollowsWaits = scenario != nil && embedded != nil
         let outcome = await run.run()
         await embedded?.stop()
         return outcome

@@ -41,6 +41,11 @@ public struct WalkthroughRun: Sendable {
     public var scenario: Scenario?
     /// Where the tour's setups happen; by default the target's emulator controls.
     public var stage: (any ScenarioStage)?
+    /// Whether the emulator's clock moves with the walkthrough's waits: each wait between polls
+    /// moves it on by the time waited (through `stage`). For an emulator whose clock stands
+    /// still otherwise (the tour's): what it does in time then depends on the waits the learner
+    /// sees, never on how fast the machine is.
+    public var clockFollowsWaits = false
 
     public init(
         flow: Flow, store: SessionStore, sessionName: String, target: ResolvedTarget, sources: InputSources,
@@ -221,7 +226,14 @@ struct Driver {
                     seconds: seconds, attempt: engine.session.steps[index].waitAttempt, quirk: wait?.quirk, explain: wait?.explain
                 )
                 switch waited {
-                case .elapsed: action = engine.pollDue(now: Date())
+                case .elapsed:
+                    if run.clockFollowsWaits {
+                        let stage = run.stage ?? EmulatorStage(baseURL: run.target.baseURL, adminToken: run.adminToken)
+                        if let error = await stage.advanceClock(by: seconds) {
+                            return .failed("Could not move the emulator's clock after a wait: \(error)")
+                        }
+                    }
+                    action = engine.pollDue(now: Date())
                 case .cancelled: action = engine.cancelWait(now: Date())
                 case .quit: return .quit
                 }

@@ -68,6 +68,25 @@ import Testing
         #expect(!again.stdout.contains("POST"), "\(again.stdout)")
     }
 
+    /// The tour's emulator keeps its own time: its clock moves only with the tour's moves and the
+    /// walkthrough's waits, never with how long the machine takes. An account that opens after a
+    /// millisecond of the emulator's time is still PENDING when the walkthrough reads it (on the
+    /// wall clock, that millisecond is always gone by then), and opens during the first wait.
+    @Test func theTourHappensOnTheEmulatorsClockNotTheMachinesSpeed() async throws {
+        let directory = stateDirectory()
+        let run = try await KiraBinary.run(
+            ["run", "--tour", "--plain", "--yes", "--state-dir", directory, "--va-ready-after", "0.001"],
+            environment: Self.noCredentials, timeout: 240
+        )
+        #expect(run.status == 0, "\(run.stdout.suffix(3000))\n\(run.stderr)")
+        let export = try await KiraBinary.run(["export", "--format", "markdown", "--session", "tour", "--state-dir", directory])
+        let quirks = Self.quirkIDs(inTranscript: export.stdout)
+        #expect(quirks.contains("Q-VA-READY"), "\(quirks)")
+        let session = try JSONValue.parse(Array(try Data(contentsOf: URL(fileURLWithPath: directory + "/tour.json"))))
+        let reads = (session["exchanges"]?.arrayValue ?? []).filter { $0["request_id"] == "va_ready" }
+        #expect(reads.count == 2, "read while PENDING, then once after one wait: \(reads.count)")
+    }
+
     @Test func theTourRefusesAnyTargetButTheLocalEmulator() async throws {
         let directory = stateDirectory()
         let sandbox = try await KiraBinary.run(

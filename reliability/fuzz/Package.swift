@@ -39,6 +39,11 @@ let package = Package(
                 .product(name: "WalkthroughCore", package: "kira-walkthrough"),
             ]
         ),
+        /// Not a fuzz target: the evidence for lsan-suppressions.txt's rules on enum payloads.
+        .executableTarget(
+            name: "LeakScanProof",
+            dependencies: [.product(name: "KiraJSON", package: "kira-walkthrough")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
