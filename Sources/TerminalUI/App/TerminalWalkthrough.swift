@@ -525,11 +525,22 @@ extension TerminalWalkthrough {
         needsDraw = true
         for event in events where event.kind == .note {
             guard let id = event.quirkID, !lessonsShown.contains(id), !quitRequested else { continue }
+            guard Self.isLesson(event, step: currentStep, lastRequestID: screen.stepExchanges.last?.requestID) else { continue }
             lessonsShown.insert(id)
             screen.lesson = lesson(for: event)
             needsDraw = true
             await withCheckedContinuation { lessonContinuation = $0 }
         }
+    }
+
+    /// Whether a note is a quirk's lesson, worth a card. A webhook's outcome (the `webhook:` block
+    /// of the request just sent) names the quirk it confirms, but it is not that quirk's lesson
+    /// (the deposit's webhook, before the list that shows the deposit is invisible): the card
+    /// waits for the rule's own note.
+    nonisolated static func isLesson(_ event: SessionEvent, step: FlowStep?, lastRequestID: String?) -> Bool {
+        guard event.kind == .note, let id = event.quirkID else { return false }
+        guard let request = step?.requests.first(where: { $0.id == lastRequestID }), request.webhook?.quirk == id else { return true }
+        return request.quirks.contains { $0.id == id && $0.effect == .note }
     }
 
     /// The card for a note: the field its rule tests, and that field's value in the step's last response.
