@@ -24,7 +24,19 @@ package enum KiraBinary {
             environment["LC_CTYPE"] = nil
             environment["LANG"] = "C.UTF-8"
         }
+        sanitizeChildren(&environment)
         return environment.merging(overrides) { _, new in new }
+    }
+
+    /// Under `reliability/sanitizers`, `KIRA_SANITIZER_CHILD_LOG` names a directory: a sanitized
+    /// child (the binary, tmux's programs) writes its reports there (`log_path`), where the script
+    /// counts them, instead of to a stream the test reads or a terminal nobody keeps.
+    package static func sanitizeChildren(_ environment: inout [String: String]) {
+        guard let directory = environment["KIRA_SANITIZER_CHILD_LOG"], !directory.isEmpty else { return }
+        for variable in ["TSAN_OPTIONS", "ASAN_OPTIONS"] {
+            let existing = environment[variable].map { $0.isEmpty ? "" : $0 + ":" } ?? ""
+            environment[variable] = existing + "log_path=\(directory)/child"
+        }
     }
 
     /// Where `swift build` put the binary: beside the test bundle, unless `KIRA_WALKTHROUGH_BIN` says otherwise.

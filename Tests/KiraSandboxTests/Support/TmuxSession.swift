@@ -45,6 +45,7 @@ final class TmuxSession: Sendable {
         // `swift test` runs the tests with NO_COLOR=1: a program in the pane must see it only
         // when a test exports it itself (the NO_COLOR test does).
         environment.removeValue(forKey: "NO_COLOR")
+        KiraBinary.sanitizeChildren(&environment)
         if let marker {
             environment[markerVariable] = marker
             environment[packageVariable] = KiraBinary.packageRoot.path
