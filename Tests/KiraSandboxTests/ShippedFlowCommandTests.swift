@@ -54,15 +54,35 @@ import Testing
 
     /// The binary copied out of the build tree, run from another directory with a bare
     /// environment: the flow and its API description come from inside it.
+    /// Whether spawning failed with ETXTBSY.
+    static func isTextFileBusy(_ error: NSError) -> Bool {
+        let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError
+        return (error.domain == NSPOSIXErrorDomain && error.code == Int(ETXTBSY))
+            || (underlying?.domain == NSPOSIXErrorDomain && underlying?.code == Int(ETXTBSY))
+    }
+
     @Test func aCopiedBinaryCompletesTheWalkthroughFromAnywhere() async throws {
         let bin = try KiraBinary.temporaryDirectory("kira-bin")
         let copy = bin.appendingPathComponent("kira-walkthrough")
         try FileManager.default.copyItem(at: KiraBinary.url, to: copy)
         let elsewhere = try KiraBinary.temporaryDirectory("kira-cwd")
         let home = try KiraBinary.temporaryDirectory("kira-home")
-        let run = try await KiraBinary.run(
-            ["run", "--plain", "--yes", "--va-ready-after", "0.2"], executable: copy, environment: ["HOME": home.path],
-            cleanEnvironment: true, workingDirectory: elsewhere, timeout: 120)
+        // A file just written cannot be executed while another test's child, forked meanwhile,
+        // still holds the copy's descriptor (ETXTBSY, "Text file busy"): try again, bounded.
+        var attempt = 0
+        func runCopy() async throws -> KiraBinary.Outcome {
+            while true {
+                do {
+                    return try await KiraBinary.run(
+                        ["run", "--plain", "--yes", "--va-ready-after", "0.2"], executable: copy, environment: ["HOME": home.path],
+                        cleanEnvironment: true, workingDirectory: elsewhere, timeout: 120)
+                } catch let error as NSError where Self.isTextFileBusy(error) && attempt < 20 {
+                    attempt += 1
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+            }
+        }
+        let run = try await runCopy()
         #expect(run.status == 0, "\(run.stdout.suffix(1500))\n\(run.stderr)")
         #expect(run.stdout.contains("Walkthrough complete: all 7 steps done"))
         // Its session went to HOME's state directory, and names the shipped flow.
