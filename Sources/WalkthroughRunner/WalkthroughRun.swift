@@ -47,6 +47,11 @@ public struct WalkthroughRun: Sendable {
     /// sees, never on how fast the machine is.
     public var clockFollowsWaits = false
 
+    /// Where the tour's setups and the clock's moves happen: `stage`, else the target's controls.
+    var emulatorStage: any ScenarioStage {
+        stage ?? EmulatorStage(baseURL: target.baseURL, adminToken: adminToken)
+    }
+
     public init(
         flow: Flow, store: SessionStore, sessionName: String, target: ResolvedTarget, sources: InputSources,
         presenter: any WalkthroughPresenter, waitTimeout: Double? = nil,
@@ -228,8 +233,7 @@ struct Driver {
                 switch waited {
                 case .elapsed:
                     if run.clockFollowsWaits {
-                        let stage = run.stage ?? EmulatorStage(baseURL: run.target.baseURL, adminToken: run.adminToken)
-                        if let error = await stage.advanceClock(by: seconds) {
+                        if let error = await run.emulatorStage.advanceClock(by: seconds) {
                             return .failed("Could not move the emulator's clock after a wait: \(error)")
                         }
                     }
@@ -263,7 +267,7 @@ struct Driver {
         guard let moment = run.scenario?.moment(stepID: request.stepID, requestID: request.requestID), !moment.setup.isEmpty,
             !engine.scenarioDone(moment.setupMark)
         else { return nil }
-        let stage = run.stage ?? EmulatorStage(baseURL: run.target.baseURL, adminToken: run.adminToken)
+        let stage = run.emulatorStage
         let place = "The tour's setup before \(request.stepID)/\(request.requestID)"
         for setup in moment.setup {
             switch setup {

@@ -36,13 +36,19 @@ import Testing
         #expect(!lines.contains { $0.hasPrefix("coach ") }, "coach rules are not a flow")
     }
 
+    /// `run --flow NAME --plain --yes` on the embedded emulator from `directory`, expected to complete.
+    static func runFlowUnattended(_ name: String, state: URL, from directory: URL) async throws -> KiraBinary.Outcome {
+        let run = try await KiraBinary.run(
+            ["run", "--flow", name, "--plain", "--yes", "--state-dir", state.path, "--va-ready-after", "0.2"],
+            environment: Self.noCredentials, workingDirectory: directory, timeout: 180)
+        #expect(run.status == 0, "\(run.stdout.suffix(1500))\n\(run.stderr)")
+        return run
+    }
+
     @Test func runFlowByNameWorksFromAnyWorkingDirectory() async throws {
         let elsewhere = try KiraBinary.temporaryDirectory("kira-cwd")
         let state = try KiraBinary.temporaryDirectory("kira-state")
-        let run = try await KiraBinary.run(
-            ["run", "--flow", "quickstart", "--plain", "--yes", "--state-dir", state.path, "--va-ready-after", "0.2"],
-            environment: Self.noCredentials, workingDirectory: elsewhere, timeout: 120)
-        #expect(run.status == 0, "\(run.stdout.suffix(1500))\n\(run.stderr)")
+        let run = try await Self.runFlowUnattended("quickstart", state: state, from: elsewhere)
         #expect(run.stdout.contains("Walkthrough complete: all 7 steps done"))
         let unknown = try await KiraBinary.run(
             ["run", "--flow", "no-such-flow", "--plain", "--yes", "--state-dir", state.path], environment: Self.noCredentials,
@@ -102,10 +108,7 @@ import Testing
     @Test func aPlainRunListsTheQuirksMetAndStatusFindsTheSessionsFlowFromAnywhere() async throws {
         let elsewhere = try KiraBinary.temporaryDirectory("kira-cwd")
         let state = try KiraBinary.temporaryDirectory("kira-state")
-        let run = try await KiraBinary.run(
-            ["run", "--flow", "versioning", "--plain", "--yes", "--state-dir", state.path, "--va-ready-after", "0.2"],
-            environment: Self.noCredentials, workingDirectory: elsewhere, timeout: 180)
-        #expect(run.status == 0, "\(run.stdout.suffix(1500))\n\(run.stderr)")
+        let run = try await Self.runFlowUnattended("versioning", state: state, from: elsewhere)
         let countLine = try #require(
             run.stdout.firstMatch(of: /What you met: (\d+ of \d+ quirks of this flow)/), "\(run.stdout.suffix(1500))")
         let listed = run.stdout.components(separatedBy: "What you met:").last ?? ""

@@ -36,13 +36,19 @@ import Testing
         "Q-PAYOUT-STATUS-CASE",
     ]
 
-    @Test func theTourRunsUnattendedAndItsTranscriptNamesTheQuirks() async throws {
-        let directory = stateDirectory()
+    /// `run --tour --plain --yes` on the embedded emulator, expected to complete.
+    static func runTourUnattended(stateDirectory directory: String, vaReadyAfter: String) async throws -> KiraBinary.Outcome {
         let run = try await KiraBinary.run(
-            ["run", "--tour", "--plain", "--yes", "--state-dir", directory, "--va-ready-after", "2"],
+            ["run", "--tour", "--plain", "--yes", "--state-dir", directory, "--va-ready-after", vaReadyAfter],
             environment: Self.noCredentials, timeout: 240
         )
         #expect(run.status == 0, "\(run.stdout.suffix(3000))\n\(run.stderr)")
+        return run
+    }
+
+    @Test func theTourRunsUnattendedAndItsTranscriptNamesTheQuirks() async throws {
+        let directory = stateDirectory()
+        let run = try await Self.runTourUnattended(stateDirectory: directory, vaReadyAfter: "2")
         #expect(run.stdout.contains("quirk tour"), "the header names the tour")
         #expect(run.stdout.contains("Walkthrough complete"))
         // The session is the tour's own, not the quickstart's default one.
@@ -74,11 +80,7 @@ import Testing
     /// wall clock, that millisecond is always gone by then), and opens during the first wait.
     @Test func theTourHappensOnTheEmulatorsClockNotTheMachinesSpeed() async throws {
         let directory = stateDirectory()
-        let run = try await KiraBinary.run(
-            ["run", "--tour", "--plain", "--yes", "--state-dir", directory, "--va-ready-after", "0.001"],
-            environment: Self.noCredentials, timeout: 240
-        )
-        #expect(run.status == 0, "\(run.stdout.suffix(3000))\n\(run.stderr)")
+        _ = try await Self.runTourUnattended(stateDirectory: directory, vaReadyAfter: "0.001")
         let export = try await KiraBinary.run(["export", "--format", "markdown", "--session", "tour", "--state-dir", directory])
         let quirks = Self.quirkIDs(inTranscript: export.stdout)
         #expect(quirks.contains("Q-VA-READY"), "\(quirks)")

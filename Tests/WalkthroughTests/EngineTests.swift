@@ -233,6 +233,20 @@ import Testing
         return harness.run(from: harness.engine.provide(input: "provisioned_user_id", value: id, now: harness.now))
     }
 
+    /// Runs to the end, answering every question with `value`; what it ended on, and the names
+    /// of the inputs it asked for, in order.
+    static func runAnsweringInputs(_ harness: inout EngineHarness, _ value: (InputRequest) -> String) -> (EngineAction, [String]) {
+        var asked: [String] = []
+        var action = harness.engine.start(now: harness.now)
+        for _ in 0..<400 {
+            action = harness.run(from: action, stopWhen: { if case .needInput = $0 { true } else { false } })
+            guard case .needInput(let request) = action else { break }
+            asked.append(request.name)
+            action = harness.engine.provide(input: request.name, value: value(request), now: harness.now)
+        }
+        return (action, asked)
+    }
+
     /// On a real target, steps 4, 5 and 7 ask for the ids a Kira contact may have provisioned
     /// (optional: empty creates one); a typed id is checked with a GET and used as it is.
     @Test func aRealTargetAsksForProvisionedIdsAndUsesATypedOne() throws {
@@ -242,15 +256,7 @@ import Testing
             if request.requestID == "check_user" { return response(200, ["id": .string(userID), "status": "VERIFIED"]) }
             return happy(request, count)
         }
-        var asked: [String] = []
-        var action = harness.engine.start(now: harness.now)
-        for _ in 0..<400 {
-            action = harness.run(from: action, stopWhen: { if case .needInput = $0 { true } else { false } })
-            guard case .needInput(let request) = action else { break }
-            asked.append(request.name)
-            let value = request.name == "provisioned_user_id" ? userID : (request.defaultValue ?? "")
-            action = harness.engine.provide(input: request.name, value: value, now: harness.now)
-        }
+        let (action, asked) = Self.runAnsweringInputs(&harness) { $0.name == "provisioned_user_id" ? userID : ($0.defaultValue ?? "") }
         #expect(action == .finished, "\(action)")
         #expect(asked.filter { ["provisioned_user_id", "provisioned_va_id", "recipient_id"].contains($0) } == [
             "provisioned_user_id", "provisioned_va_id", "recipient_id",
@@ -264,14 +270,7 @@ import Testing
     /// On the emulator nobody provisioned anything: the walkthrough never asks for those ids.
     @Test func theEmulatorNeverAsksForIdsOnlyARealTenantHas() throws {
         var harness = EngineHarness(flow: try quickstart(), emulator: true, answer: happyAnswer())
-        var asked: [String] = []
-        var action = harness.engine.start(now: harness.now)
-        for _ in 0..<400 {
-            action = harness.run(from: action, stopWhen: { if case .needInput = $0 { true } else { false } })
-            guard case .needInput(let request) = action else { break }
-            asked.append(request.name)
-            action = harness.engine.provide(input: request.name, value: request.defaultValue ?? "", now: harness.now)
-        }
+        let (action, asked) = Self.runAnsweringInputs(&harness) { $0.defaultValue ?? "" }
         #expect(action == .finished, "\(action)")
         #expect(!asked.contains { ["provisioned_user_id", "provisioned_va_id", "recipient_id"].contains($0) }, "\(asked)")
         #expect(harness.sent.contains { $0.requestID == "create_user" })
@@ -304,66 +303,6 @@ import Testing
         }
         #expect(advice.contains("KIRA_USER_ID"))
         #expect(harness.engine.session.events.contains { $0.quirkID == "Q-SEED-IDS" && $0.text.contains("tenant-scoped") })
-    }
-
-    /// A 5xx the client's retries did not get past is an answer nobody documented: the step stops
-    /// for a person with the whole answer, and sending again keeps the idempotency key (the server
-    /// may have done the work).
-    @Test func aServerFailureStopsForAPersonAndSendingAgainKeepsTheKey() throws {
-        let happy = happyAnswer()
-        var failures = 1
-        var keys: [String] = []
-        var harness = EngineHarness(flow: try quickstart()) { request, count in
-            if request.requestID == "create_user" {
-                keys.append(request.idempotencyKey ?? "")
-                if failures > 0 {
-                    failures -= 1
-                    return ResponseSummary(status: 502, json: nil, text: "<html><title>502 Bad Gateway</title></html>")
-                }
-            }
-            return happy(request, count)
-        }
-        guard case .stopped(let advice) = harness.run() else {
-            Issue.record("expected a stop for a person")
-            return
-        }
-        #expect(advice.contains("HTTP 502"))
-        guard case .blocked(let blocked, _) = harness.engine.session.steps[3].phase else {
-            Issue.record("expected the step blocked: \(harness.engine.session.steps[3].phase)")
-            return
-        }
-        #expect(blocked.quirkID == WalkthroughEngine.unexpectedAnswerID && blocked.answer?.status == 502)
-        #expect(blocked.explanation.contains("the server's own failure") && blocked.explanation.contains("502 Bad Gateway"))
-        #expect(blocked.remedies[0].label.contains("same idempotency key"), "\(blocked.remedies.map(\.label))")
-        #expect(harness.run(from: harness.engine.choose(remedy: 0, now: harness.now)) == .finished)
-        #expect(keys.count == 2 && keys[0] == keys[1])
-    }
-
-    /// After a refusal (4xx) the server created nothing, and the old key would replay the refusal:
-    /// sending again takes a new key, which the session keeps.
-    @Test func aRefusalIsSentAgainWithANewKey() throws {
-        let happy = happyAnswer()
-        var failures = 1
-        var keys: [String] = []
-        var harness = EngineHarness(flow: try quickstart()) { request, count in
-            if request.requestID == "create_va" {
-                keys.append(request.idempotencyKey ?? "")
-                if failures > 0 {
-                    failures -= 1
-                    return response(422, ["code": "compliance_hold", "message": "Held for review"])
-                }
-            }
-            return happy(request, count)
-        }
-        guard case .stopped = harness.run() else {
-            Issue.record("expected a stop for a person")
-            return
-        }
-        let options = harness.engine.session.steps[4].blocked?.remedies.map(\.label) ?? []
-        #expect(options.first?.contains("with a new idempotency key") == true, "\(options)")
-        #expect(harness.run(from: harness.engine.choose(remedy: 0, now: harness.now)) == .finished)
-        #expect(keys.count == 2 && keys[0] != keys[1], "\(keys)")
-        #expect(harness.engine.session.idempotencyKeys["create_virtual_account/create_va"] == keys[1])
     }
 
     /// A failure that is not an answer (the connection failed after the client's retries) fails

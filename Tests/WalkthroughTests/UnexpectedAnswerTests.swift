@@ -11,15 +11,25 @@ import Testing
     static func script(_ requestID: String, _ status: Int = 422, _ body: JSONValue = ["code": "compliance_hold", "message": "Held"])
         -> (RenderedRequest, Int) -> ResponseSummary
     {
+        script(requestID, answer: response(status, body))
+    }
+
+    /// The happy script, with `answer` as the first answer to `requestID`.
+    static func script(_ requestID: String, answer: ResponseSummary) -> (RenderedRequest, Int) -> ResponseSummary {
         let happy = happyAnswer()
         var answered = false
         return { request, count in
             if request.requestID == requestID, !answered {
                 answered = true
-                return response(status, body)
+                return answer
             }
             return happy(request, count)
         }
+    }
+
+    /// The idempotency keys `requestID` was sent with, in order.
+    static func keys(_ harness: EngineHarness, of requestID: String) -> [String?] {
+        harness.sent.filter { $0.requestID == requestID }.map(\.idempotencyKey)
     }
 
     /// Whether `action` is an unexpected-answer block (the happy path meets Q-NO-AUTO-VERIFY first).
@@ -54,21 +64,46 @@ import Testing
         #expect(harness.engine.violations.isEmpty)
     }
 
-    /// A 5xx the client's retries did not get past stops for a person too, with the whole answer;
-    /// sending again keeps the key (the server may have done the work).
-    @Test func aServerErrorStopsForAPersonAndKeepsTheKey() throws {
-        var harness = EngineHarness(flow: try quickstart(), answer: Self.script("create_va", 500, ["message": "boom"]))
+    /// A 5xx the client's retries did not get past stops for a person too, with the whole answer
+    /// (a JSON error, or a gateway's HTML page); sending again keeps the key (the server may have
+    /// done the work).
+    @Test(arguments: [
+        ("create_va", 4, response(500, ["message": "boom"]), "message: boom"),
+        ("create_user", 3, ResponseSummary(status: 502, json: nil, text: "<html><title>502 Bad Gateway</title></html>"), "502 Bad Gateway"),
+    ])
+    func aServerErrorStopsForAPersonAndKeepsTheKey(requestID: String, step: Int, answer: ResponseSummary, shown: String) throws {
+        var harness = EngineHarness(flow: try quickstart(), answer: Self.script(requestID, answer: answer))
         guard case .stopped(let advice) = harness.run() else {
             Issue.record("expected a stop for a person")
             return
         }
-        #expect(advice.contains("HTTP 500"))
-        let blocked = try #require(harness.engine.session.steps[4].blocked)
-        #expect(blocked.quirkID == WalkthroughEngine.unexpectedAnswerID && blocked.answer?.status == 500)
-        #expect(blocked.explanation.contains("message: boom") && blocked.explanation.contains("the server's own failure"))
+        #expect(advice.contains("HTTP \(answer.status)"))
+        guard case .blocked(let blocked, _) = harness.engine.session.steps[step].phase else {
+            Issue.record("expected the step blocked: \(harness.engine.session.steps[step].phase)")
+            return
+        }
+        #expect(blocked.quirkID == WalkthroughEngine.unexpectedAnswerID && blocked.answer?.status == answer.status)
+        #expect(blocked.explanation.contains(shown) && blocked.explanation.contains("the server's own failure"))
+        #expect(blocked.remedies[0].label.contains("same idempotency key"), "\(blocked.remedies.map(\.label))")
         let firstKey = try #require(harness.sent.last?.idempotencyKey)
         #expect(harness.run(from: harness.engine.choose(remedy: 0, now: harness.now)) == .finished)
-        #expect(harness.sent.filter { $0.requestID == "create_va" }.map(\.idempotencyKey) == [firstKey, firstKey])
+        #expect(Self.keys(harness, of: requestID) == [firstKey, firstKey])
+    }
+
+    /// After a refusal (4xx) the server created nothing, and the old key would replay the refusal:
+    /// sending again at once takes a new key, which the session keeps.
+    @Test func aRefusalIsSentAgainWithANewKey() throws {
+        var harness = EngineHarness(flow: try quickstart(), answer: Self.script("create_va"))
+        guard case .stopped = harness.run() else {
+            Issue.record("expected a stop for a person")
+            return
+        }
+        let options = harness.engine.session.steps[4].blocked?.remedies.map(\.label) ?? []
+        #expect(options.first?.contains("with a new idempotency key") == true, "\(options)")
+        #expect(harness.run(from: harness.engine.choose(remedy: 0, now: harness.now)) == .finished)
+        let keys = Self.keys(harness, of: "create_va")
+        #expect(keys.count == 2 && keys[0] != nil && keys[0] != keys[1], "\(keys)")
+        #expect(harness.engine.session.idempotencyKeys["create_virtual_account/create_va"] == keys[1])
     }
 
     /// A new run finds the block: it sends nothing by itself, recommends sending again a request

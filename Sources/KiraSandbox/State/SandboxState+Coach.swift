@@ -84,7 +84,8 @@ extension SandboxState {
         let request = capture.request
         var facts = capture.facts
         let path = capture.segments
-        var responseBytes = response.body
+        // Masked only when it may hold a secret (`body` scans for that first).
+        let responseBytes = RequestMasking.body(response.body)
         if let clientID = capture.clientID, request.method == "POST", path.count == 2, path[1] == "auth", response.status == 200 {
             requestLog?.lastTokenExpiry[clientID] = clock.now.addingTimeInterval(configuration.tokenTTL.seconds)
         }
@@ -95,9 +96,6 @@ extension SandboxState {
             let triggered = (try? JSONValue.parse(response.body))?["verification_triggered"]?.boolValue
         {
             facts["verification_triggered"] = .bool(triggered)
-        }
-        if RequestMasking.mayHoldSecret(responseBytes) {
-            responseBytes = RequestMasking.body(responseBytes)
         }
         let components = elapsed.components
         let milliseconds = Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15
