@@ -319,6 +319,12 @@ public actor KiraAPIClient {
             return "Could not connect to \(url) in time"
         }
         if text.contains("connectionRefused") || text.contains("Connection refused") { return "Connection refused by \(url)" }
+        if NetworkFailure.kind(of: error) == .tls {
+            // BoringSSL's own text names a source file of the machine that built the binary;
+            // its reason code is the part a person can look up.
+            let reason = NetworkFailure.tlsReason(of: error).map { " (\($0))" } ?? ""
+            return "The TLS handshake with \(url) failed\(reason)"
+        }
         if text.contains("remoteConnectionClosed") || text.contains("closed") || text.contains("reset") {
             return "The connection to \(url) was dropped before a complete answer"
         }
@@ -380,6 +386,15 @@ enum NetworkFailure {
         return .other
     }
 
+    /// The TLS library's reason code in `error` (`WRONG_VERSION_NUMBER`, `CERTIFICATE_VERIFY_FAILED`),
+    /// read from BoringSSL's `error:…:SSL routines:OPENSSL_internal:REASON at file:line` text.
+    static func tlsReason(of error: any Error) -> String? {
+        let text = String(describing: error)
+        guard let marker = text.range(of: "OPENSSL_internal:") else { return nil }
+        let reason = text[marker.upperBound...].prefix { $0.isUppercase || $0.isNumber || $0 == "_" }
+        return reason.isEmpty ? nil : String(reason)
+    }
+
     /// The sentence added to the failure: the host, how many attempts, and what to check; `nil`
     /// for a failure the message already explains (a timeout, a dropped connection).
     static func advice(for error: any Error, url: URL, attempts: Int) -> String? {
@@ -393,6 +408,11 @@ enum NetworkFailure {
         case .refused:
             return "\(tries). Nothing accepts connections at \(place). What to check: the base URL and port (--target), "
                 + "that the server (or `kira-walkthrough sandbox serve`) is running, and any firewall in between."
+        case .tls where tlsReason(of: error) == "WRONG_VERSION_NUMBER" && url.scheme == "https":
+            // The first bytes back were not a TLS record: the server speaks plain HTTP there.
+            return "\(tries). The server at \(place) answered in plain HTTP, not TLS. What to check: the scheme of the "
+                + "base URL (--target): http:// instead of https:// (the local emulator, `kira-walkthrough sandbox serve`, "
+                + "speaks plain http)."
         case .tls:
             return "\(tries). The TLS handshake with \(host) failed. What to check: that the URL names the right host, "
                 + "the system clock, and any proxy that intercepts TLS (its certificate authority must be trusted)."

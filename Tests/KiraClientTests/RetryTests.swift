@@ -332,6 +332,49 @@ import Testing
         }
     }
 
+    /// An https:// URL in front of a plain-HTTP server (the emulator) fails its handshake with
+    /// BoringSSL's WRONG_VERSION_NUMBER: the failure names the reason code, not the TLS library's
+    /// build path, and says to check the scheme.
+    @Test func anHTTPSURLToAPlainHTTPServerIsExplainedAsTheScheme() async throws {
+        try await LiveSandbox.with(on: .timing) { sandbox in
+            let https = "https://" + sandbox.baseURL.dropFirst("http://".count)
+            let sleeps = SleepLog()
+            let client = try KiraAPIClient(
+                baseURL: https, apiVersion: apiVersion, apiKey: TenantCredentials.demo.apiKey,
+                clientID: TenantCredentials.demo.clientID, password: TenantCredentials.demo.password,
+                configuration: KiraClientConfiguration(), sleep: sleeps.sleep
+            )
+            var request = Requests.listUsers()
+            request.auth = .none
+            let outcome = await client.send(request, secret: demoSecrets)
+            await client.shutdown()
+
+            let place = try #require(URL(string: https)?.port).description
+            let fact = "The TLS handshake with \(https)/v1/users?limit=5 failed (WRONG_VERSION_NUMBER)"
+            #expect(outcome.exchanges.first?.error == fact)
+            #expect(
+                outcome.failure
+                    == fact + " (\(KiraClientConfiguration().maxAttempts) attempts, all failing the same way). "
+                    + "The server at 127.0.0.1:\(place) answered in plain HTTP, not TLS. What to check: the scheme of the base URL (--target): http:// instead of "
+                    + "https:// (the local emulator, `kira-walkthrough sandbox serve`, speaks plain http)."
+            )
+            #expect(outcome.failure?.contains(".cc:") == false, "no source path of the TLS library")
+        }
+    }
+
+    /// A TLS failure other than a plain-HTTP answer keeps the general advice, with its reason code.
+    @Test func anotherTLSFailureNamesItsReasonAndTheGeneralChecks() throws {
+        struct HandshakeFailure: Error, CustomStringConvertible {
+            let description = "handshakeFailed(NIOSSL.BoringSSLError.sslError([Error: 268435581 error:1000007d:SSL routines:"
+                + "OPENSSL_internal:CERTIFICATE_VERIFY_FAILED at /build/swift-nio-ssl/Sources/CNIOBoringSSL/ssl/handshake.cc:393]))"
+        }
+        let url = try #require(URL(string: "https://sandbox.example/v1/users"))
+        let described = KiraAPIClient.describe(HandshakeFailure(), url: url.absoluteString)
+        #expect(described == "The TLS handshake with https://sandbox.example/v1/users failed (CERTIFICATE_VERIFY_FAILED)")
+        let advice = try #require(NetworkFailure.advice(for: HandshakeFailure(), url: url, attempts: 1))
+        #expect(advice.hasPrefix(". The TLS handshake with sandbox.example failed. What to check: that the URL names the right host"))
+    }
+
     @Test func aRefusedConnectionIsRetriedThenReported() async throws {
         try await TestThreads.run {
             let socket = try LoopbackSocket()  // bound, not listening
