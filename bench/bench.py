@@ -401,13 +401,20 @@ def emulator_under_load(args, quick):
     # Bounded state: resident memory after exactly 10,000 and 100,000 (and 200,000) GETs.
     memory = []
     done = 0
+    recorder = None
     for target in (10_000, 100_000, 200_000, 400_000, 700_000):
         per_thread = (target - done) // 2
         run = wrk("get_user.lua", get_url, token, 2, 16, 200, budget=per_thread)
         done += run["requests"]
+        if target == 10_000:
+            # Every page the emulator touches from here to the reading after 100,000 GETs (its
+            # resident growth), with the code that touched it: the evidence for a miss.
+            recorder = start_fault_recording(emulator.pid)
         time.sleep(0.5)
         memory.append({"after": done, "rss_kb": status_kb(emulator.pid, "VmRSS"), "anon_kb": status_kb(emulator.pid, "RssAnon"),
                        "errors": run["error_total"], "mappings": smaps_breakdown(emulator.pid, top=100_000)})
+        if target == 100_000:
+            result["get_memory_faults"] = finish_fault_recording(recorder, emulator.pid)
     result["get_memory"] = memory
     # Throughput and latency: alternating wrk configurations, 10 s each.
     seconds = 5 if quick else 10
@@ -468,6 +475,66 @@ def perf_profile(pid, during, seconds=5):
         if match:
             dsos.append((float(match.group(1)), match.group(2)))
     return {"symbols": rows[:20], "dsos": dsos[:8]}
+
+
+ALLOCATOR_FRAME = re.compile(r"malloc|sysmalloc|StackAllocator|swift_slowAlloc|swift_allocObject|swift_task_alloc|swift_job_run"
+                             r"|_ContiguousArrayBuffer|_createNewBuffer|_reserveCapacity|_consumeAndCreateNew|Array\.append|Array\.reserveCapacity"
+                             r"|^0x|\[unknown\]")
+
+
+def start_fault_recording(pid):
+    """Starts `perf record -e page-faults -c 1 -d` (DWARF call chains) on a process: one sample for every
+    page it touches for the first time, with the faulting address. None without perf."""
+    if not shutil.which("perf"):
+        return None
+    data = os.path.join(SCRATCH, "faults.data")
+    recorder = subprocess.Popen(["perf", "record", "-e", "page-faults", "-c", "1", "-d", "--call-graph", "dwarf,16384",
+                                 "-p", str(pid), "-o", data], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    STARTED.append(recorder)
+    recorder.data = data
+    time.sleep(1)  # perf attaches to every thread before anything is measured
+    return recorder
+
+
+def finish_fault_recording(recorder, pid):
+    """Stops the recording; how many faults, in which mapping each faulting address lies, and the first
+    frame outside the allocator that caused each. None without perf."""
+    if recorder is None:
+        return None
+    recorder.send_signal(signal.SIGINT)
+    try:
+        recorder.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        recorder.kill()
+    STARTED.remove(recorder)
+    data = recorder.data
+    if not os.path.exists(data):
+        return None
+    maps = []
+    with open(f"/proc/{pid}/maps") as handle:
+        for line in handle:
+            parts = line.split()
+            low, high = (int(bound, 16) for bound in parts[0].split("-"))
+            name = parts[5] if len(parts) > 5 else "[anonymous]"
+            maps.append((low, high, os.path.basename(name) if name.startswith("/") else name, parts[1]))
+    script = subprocess.run(["perf", "script", "-i", data, "-F", "addr,ip,sym,dso"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, timeout=300).stdout
+    places, causes, total = {}, {}, 0
+    for block in script.strip().split("\n\n"):
+        lines = [line.strip() for line in block.strip().splitlines() if line.strip()]
+        if not lines:
+            continue
+        total += 1
+        address = int(lines[0].split()[0], 16) if re.match(r"^[0-9a-f]+$", lines[0].split()[0]) else 0
+        place = next((f"{name} ({perm})" for low, high, name, perm in maps if low <= address < high), "unmapped since")
+        places[place] = places.get(place, 0) + 1
+        frames = [re.sub(r"\+0x[0-9a-f]+$", "", frame.split(None, 1)[1].rsplit(" (", 1)[0]) for frame in lines[1:] if len(frame.split(None, 1)) > 1]
+        leaf = demangle(frames[0]) if frames else "?"
+        cause = next((demangle(frame) for frame in frames[1:] if not ALLOCATOR_FRAME.search(demangle(frame))), "?")
+        key = (leaf[:60], cause[:110])
+        causes[key] = causes.get(key, 0) + 1
+    return {"total": total, "places": sorted(places.items(), key=lambda item: -item[1]),
+            "causes": sorted(causes.items(), key=lambda item: -item[1])[:12]}
 
 
 def demangle(symbol):
@@ -759,7 +826,7 @@ def tui_memory_miss(args, breakdown, peak_kb):
     return lines
 
 
-def emulator_memory_miss(memory):
+def emulator_memory_miss(memory, faults=None):
     """The emulator's memory growth under GETs: where it grew, and whether it keeps growing."""
     first, second = memory[0], memory[1]
     lines = ["", f"**Goal missed**: resident memory grew by {second['rss_kb'] - first['rss_kb']:,} kB between "
@@ -770,6 +837,21 @@ def emulator_memory_miss(memory):
     if deltas:
         lines += ["Where it grew (`/proc/PID/smaps`, resident kB by mapping):", "", "| Mapping | Change |", "|---|---|"]
         lines += [f"| `{name}` | {delta:+,} kB |" for name, delta in deltas]
+    if faults and faults["total"]:
+        lines += ["", f"The pages it touched for the first time between the two readings: {faults['total']} page faults of the "
+                  "emulator (`perf record -e page-faults -c 1 -d`, one sample a fault, DWARF call chains), by the mapping "
+                  "the faulting address lies in:", "", "| Mapping | Faults |", "|---|---|"]
+        lines += [f"| `{place}` | {count} |" for place, count in faults["places"]]
+        lines += ["", "and by the faulting function and the first caller outside the allocator:", "",
+                  "| Faults | Faulting function | Caused by |", "|---|---|---|"]
+        lines += [f"| {count} | `{leaf}` | `{cause}` |" for (leaf, cause), count in faults["causes"]]
+        in_malloc = sum(count for (leaf, _), count in faults["causes"] if "malloc" in leaf)
+        lines += ["", f"{in_malloc} of {faults['total']} are the C allocator extending an arena's top chunk "
+                  "(`sysmalloc`): memory taken for the allocator's free lists, not a record kept."
+                  if in_malloc * 2 > faults["total"] else
+                  f"{in_malloc} of {faults['total']} are the C allocator extending an arena (`sysmalloc`)."]
+    elif faults is not None:
+        lines += ["", "`perf` recorded no page fault of the emulator during those GETs."]
     # Growth per 100,000 GETs in each later interval: does it level off?
     rates = []
     for earlier, later in zip(memory[1:], memory[2:]):
@@ -1227,7 +1309,7 @@ def main():
     elif not get_ok:
         wl += ["", "**Goal missed.** (`perf` could not profile the emulator on this machine.)"]
     if not mem_ok:
-        wl += emulator_memory_miss(memory)
+        wl += emulator_memory_miss(memory, load.get("get_memory_faults"))
     sections.append({"title": "The emulator under wrk", "lines": wl})
     goals.append(coach["goal"])
     sections.append(coach["section"])
