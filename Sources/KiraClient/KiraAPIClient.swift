@@ -319,6 +319,8 @@ public actor KiraAPIClient {
             return "Could not connect to \(url) in time"
         }
         if text.contains("connectionRefused") || text.contains("Connection refused") { return "Connection refused by \(url)" }
+        // NIOSSL's close without TLS's close_notify: the peer hung up mid-answer.
+        if text.contains("uncleanShutdown") { return "The connection to \(url) was dropped before a complete answer" }
         if NetworkFailure.kind(of: error) == .tls {
             // BoringSSL's own text names a source file of the machine that built the binary;
             // its reason code is the part a person can look up.
@@ -378,6 +380,8 @@ enum NetworkFailure {
             return .nameResolution
         }
         if lower.contains("connectionrefused") || lower.contains("connection refused") { return .refused }
+        // NIOSSLError.uncleanShutdown: the peer closed the connection after the handshake.
+        if lower.contains("uncleanshutdown") { return .dropped }
         if lower.contains("ssl") || lower.contains("tls") || lower.contains("handshake") || lower.contains("certificate") {
             return .tls
         }

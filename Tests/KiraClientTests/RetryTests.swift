@@ -375,6 +375,20 @@ import Testing
         #expect(advice.hasPrefix(". The TLS handshake with sandbox.example failed. What to check: that the URL names the right host"))
     }
 
+    /// A TLS connection the server closed mid-answer (NIOSSL's uncleanShutdown, no close_notify)
+    /// is a dropped connection, not a failed handshake.
+    @Test func aTLSConnectionClosedMidAnswerIsADroppedConnection() throws {
+        struct UncleanShutdown: Error, CustomStringConvertible, CustomDebugStringConvertible {
+            let description = "uncleanShutdown"
+            let debugDescription = "NIOSSL.NIOSSLError.uncleanShutdown"
+        }
+        let url = try #require(URL(string: "https://sandbox.example/v1/users"))
+        #expect(KiraAPIClient.describe(UncleanShutdown(), url: url.absoluteString)
+            == "The connection to https://sandbox.example/v1/users was dropped before a complete answer")
+        #expect(NetworkFailure.kind(of: UncleanShutdown()) == .dropped)
+        #expect(NetworkFailure.advice(for: UncleanShutdown(), url: url, attempts: 4) == nil)
+    }
+
     @Test func aRefusedConnectionIsRetriedThenReported() async throws {
         try await TestThreads.run {
             let socket = try LoopbackSocket()  // bound, not listening
