@@ -18,6 +18,7 @@ from /proc, a perf profile, a step-by-step timing): every figure in the document
 import argparse
 import atexit
 import datetime
+import functools
 import glob
 import json
 import os
@@ -537,6 +538,7 @@ def finish_fault_recording(recorder, pid):
             "causes": sorted(causes.items(), key=lambda item: -item[1])[:12]}
 
 
+@functools.lru_cache(maxsize=None)
 def demangle(symbol):
     if symbol.startswith("$s") and shutil.which("swift-demangle"):
         out = subprocess.run(["swift-demangle", "--simplified", "--compact", symbol], stdout=subprocess.PIPE, text=True).stdout.strip()
@@ -846,10 +848,9 @@ def emulator_memory_miss(memory, faults=None):
                   "| Faults | Faulting function | Caused by |", "|---|---|---|"]
         lines += [f"| {count} | `{leaf}` | `{cause}` |" for (leaf, cause), count in faults["causes"]]
         in_malloc = sum(count for (leaf, _), count in faults["causes"] if "malloc" in leaf)
-        lines += ["", f"{in_malloc} of {faults['total']} are the C allocator extending an arena's top chunk "
-                  "(`sysmalloc`): memory taken for the allocator's free lists, not a record kept."
-                  if in_malloc * 2 > faults["total"] else
-                  f"{in_malloc} of {faults['total']} are the C allocator extending an arena (`sysmalloc`)."]
+        if in_malloc:
+            lines += ["", f"{in_malloc} of {faults['total']} are in the C allocator itself (`sysmalloc`, `_int_malloc`): "
+                      "fresh pages for its arenas, taken for the short-lived allocations named beside them."]
     elif faults is not None:
         lines += ["", "`perf` recorded no page fault of the emulator during those GETs."]
     # Growth per 100,000 GETs in each later interval: does it level off?
@@ -866,7 +867,10 @@ def emulator_memory_miss(memory, faults=None):
             lines.append("The later intervals grow by at most a quarter of the first: the growth levels off (allocator arenas and "
                          "buffer pools reaching their working size), it is not a record kept per request.")
         else:
-            lines.append("The later intervals keep growing at a comparable rate: something is kept per request.")
+            per_request = last * 1024 / 100_000
+            lines.append(f"The later intervals keep growing, {per_request:.2f} bytes per request in the last one: either a "
+                         "record kept per request or the allocator still settling; this run cannot tell them apart, a "
+                         "longer one can (a record grows in every interval, the allocator in steps).")
     return lines
 
 

@@ -318,19 +318,19 @@ public actor KiraAPIClient {
         if text.contains("connectTimeout") || text.contains("getConnectionFromPoolTimeout") {
             return "Could not connect to \(url) in time"
         }
-        if text.contains("connectionRefused") || text.contains("Connection refused") { return "Connection refused by \(url)" }
-        // NIOSSL's close without TLS's close_notify: the peer hung up mid-answer.
-        if text.contains("uncleanShutdown") { return "The connection to \(url) was dropped before a complete answer" }
-        if NetworkFailure.kind(of: error) == .tls {
+        switch NetworkFailure.kind(of: error) {
+        case .refused:
+            return "Connection refused by \(url)"
+        case .tls:
             // BoringSSL's own text names a source file of the machine that built the binary;
             // its reason code is the part a person can look up.
             let reason = NetworkFailure.tlsReason(of: error).map { " (\($0))" } ?? ""
             return "The TLS handshake with \(url) failed\(reason)"
-        }
-        if text.contains("remoteConnectionClosed") || text.contains("closed") || text.contains("reset") {
+        case .dropped:
             return "The connection to \(url) was dropped before a complete answer"
+        case .nameResolution, .timeout, .other:
+            return "Request to \(url) failed: \(text)"
         }
-        return "Request to \(url) failed: \(text)"
     }
 
     /// Fills `{{ name }}` secret references in a body.

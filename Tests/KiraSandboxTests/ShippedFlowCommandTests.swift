@@ -58,8 +58,6 @@ import Testing
             unknown.stderr.contains("No shipped flow named 'no-such-flow'") && unknown.stderr.contains("quickstart"), "\(unknown.stderr)")
     }
 
-    /// The binary copied out of the build tree, run from another directory with a bare
-    /// environment: the flow and its API description come from inside it.
     /// Whether spawning failed with ETXTBSY.
     static func isTextFileBusy(_ error: NSError) -> Bool {
         let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError
@@ -67,6 +65,8 @@ import Testing
             || (underlying?.domain == NSPOSIXErrorDomain && underlying?.code == Int(ETXTBSY))
     }
 
+    /// The binary copied out of the build tree, run from another directory with a bare
+    /// environment: the flow and its API description come from inside it.
     @Test func aCopiedBinaryCompletesTheWalkthroughFromAnywhere() async throws {
         let bin = try KiraBinary.temporaryDirectory("kira-bin")
         let copy = bin.appendingPathComponent("kira-walkthrough")
@@ -75,20 +75,19 @@ import Testing
         let home = try KiraBinary.temporaryDirectory("kira-home")
         // A file just written cannot be executed while another test's child, forked meanwhile,
         // still holds the copy's descriptor (ETXTBSY, "Text file busy"): try again, bounded.
-        var attempt = 0
-        func runCopy() async throws -> KiraBinary.Outcome {
-            while true {
-                do {
-                    return try await KiraBinary.run(
-                        ["run", "--plain", "--yes", "--va-ready-after", "0.2"], executable: copy, environment: ["HOME": home.path],
-                        cleanEnvironment: true, workingDirectory: elsewhere, timeout: 120)
-                } catch let error as NSError where Self.isTextFileBusy(error) && attempt < 20 {
-                    attempt += 1
-                    try await Task.sleep(for: .milliseconds(100))
-                }
+        var busy = 0
+        var outcome: KiraBinary.Outcome?
+        while outcome == nil {
+            do {
+                outcome = try await KiraBinary.run(
+                    ["run", "--plain", "--yes", "--va-ready-after", "0.2"], executable: copy, environment: ["HOME": home.path],
+                    cleanEnvironment: true, workingDirectory: elsewhere, timeout: 120)
+            } catch let error as NSError where Self.isTextFileBusy(error) && busy < 20 {
+                busy += 1
+                try await Task.sleep(for: .milliseconds(100))
             }
         }
-        let run = try await runCopy()
+        let run = try #require(outcome)
         #expect(run.status == 0, "\(run.stdout.suffix(1500))\n\(run.stderr)")
         #expect(run.stdout.contains("Walkthrough complete: all 7 steps done"))
         // Its session went to HOME's state directory, and names the shipped flow.
